@@ -1,0 +1,194 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting of the program, read once at start from ATTIVI_*
+// environment variables.
+type Config struct {
+	Env             string // development | production
+	Listen          string
+	LogLevel        slog.Level
+	DatabaseURL     string
+	DBMaxConns      int
+	S3Endpoint      string
+	S3AccessKey     string
+	S3SecretKey     string
+	S3Bucket        string
+	S3Secure        bool
+	BodyLimit       int
+	RequestTimeout  time.Duration
+	ShutdownTimeout time.Duration
+}
+
+// envVar documents one variable: its name, default and meaning. The list
+// feeds both loading and --help, so the two cannot drift apart.
+type envVar struct {
+	Name, Default, Help string
+	Secret              bool
+}
+
+var envVars = []envVar{
+	{Name: "ATTIVI_ENV", Default: "development", Help: "development or production (JSON logs, no demo accounts)"},
+	{Name: "ATTIVI_LISTEN", Default: ":8080", Help: "address the HTTP server listens on"},
+	{Name: "ATTIVI_LOG_LEVEL", Default: "info", Help: "debug, info, warn or error"},
+	{Name: "ATTIVI_DATABASE_URL", Help: "PostgreSQL URL, e.g. postgres://user:pass@host:5432/attivi?sslmode=disable", Secret: true},
+	{Name: "ATTIVI_DB_MAX_CONNS", Default: "16", Help: "most PostgreSQL connections this instance opens"},
+	{Name: "ATTIVI_S3_ENDPOINT", Help: "MinIO or S3 endpoint as host:port"},
+	{Name: "ATTIVI_S3_ACCESS_KEY", Help: "access key of the document store"},
+	{Name: "ATTIVI_S3_SECRET_KEY", Help: "secret key of the document store", Secret: true},
+	{Name: "ATTIVI_S3_BUCKET", Default: "attivi", Help: "bucket of the documents (created with versioning if missing)"},
+	{Name: "ATTIVI_S3_SECURE", Default: "false", Help: "true to reach the document store over TLS"},
+	{Name: "ATTIVI_BODY_LIMIT", Default: "1048576", Help: "largest request body in bytes (uploads have their own limit)"},
+	{Name: "ATTIVI_REQUEST_TIMEOUT", Default: "30s", Help: "deadline of one request"},
+	{Name: "ATTIVI_SHUTDOWN_TIMEOUT", Default: "30s", Help: "how long in-flight requests may take to finish at shutdown"},
+}
+
+// need says which groups of settings a command requires.
+type need struct{ db, s3 bool }
+
+// loadConfig reads and validates the environment. Every problem is reported
+// at once, each naming its variable.
+func loadConfig(getenv func(string) string, n need) (Config, error) {
+	get := func(name string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		for _, e := range envVars {
+			if e.Name == name {
+				return e.Default
+			}
+		}
+		return ""
+	}
+	var problems []string
+	bad := func(name, format string, args ...any) {
+		problems = append(problems, name+": "+fmt.Sprintf(format, args...))
+	}
+	c := Config{
+		Env:         get("ATTIVI_ENV"),
+		Listen:      get("ATTIVI_LISTEN"),
+		DatabaseURL: get("ATTIVI_DATABASE_URL"),
+		S3Endpoint:  get("ATTIVI_S3_ENDPOINT"),
+		S3AccessKey: get("ATTIVI_S3_ACCESS_KEY"),
+		S3SecretKey: get("ATTIVI_S3_SECRET_KEY"),
+		S3Bucket:    get("ATTIVI_S3_BUCKET"),
+	}
+	if c.Env != "development" && c.Env != "production" {
+		bad("ATTIVI_ENV", "must be development or production, not %q", c.Env)
+	}
+	if _, port, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("ATTIVI_LISTEN", "must be host:port or :port, not %q", c.Listen)
+	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		bad("ATTIVI_LISTEN", "port must be a number from 0 to 65535, not %q", port)
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(get("ATTIVI_LOG_LEVEL"))); err != nil {
+		bad("ATTIVI_LOG_LEVEL", "must be debug, info, warn or error, not %q", get("ATTIVI_LOG_LEVEL"))
+	}
+	positive := func(name string) int {
+		n, err := strconv.Atoi(get(name))
+		if err != nil || n <= 0 {
+			bad(name, "must be a positive whole number, not %q", get(name))
+		}
+		return n
+	}
+	duration := func(name string) time.Duration {
+		d, err := time.ParseDuration(get(name))
+		if err != nil || d <= 0 {
+			bad(name, "must be a positive duration such as 30s or 2m, not %q", get(name))
+		}
+		return d
+	}
+	c.DBMaxConns = positive("ATTIVI_DB_MAX_CONNS")
+	c.BodyLimit = positive("ATTIVI_BODY_LIMIT")
+	c.RequestTimeout = duration("ATTIVI_REQUEST_TIMEOUT")
+	c.ShutdownTimeout = duration("ATTIVI_SHUTDOWN_TIMEOUT")
+	secure, err := strconv.ParseBool(get("ATTIVI_S3_SECURE"))
+	if err != nil {
+		bad("ATTIVI_S3_SECURE", "must be true or false, not %q", get("ATTIVI_S3_SECURE"))
+	}
+	c.S3Secure = secure
+
+	if n.db {
+		if c.DatabaseURL == "" {
+			bad("ATTIVI_DATABASE_URL", "is required (a PostgreSQL URL such as postgres://user:pass@localhost:5432/attivi?sslmode=disable)")
+		} else if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+			bad("ATTIVI_DATABASE_URL", "must be a postgres:// URL with a host")
+		}
+	}
+	if n.s3 {
+		if c.S3Endpoint == "" {
+			bad("ATTIVI_S3_ENDPOINT", "is required (host:port of MinIO or S3)")
+		} else if strings.Contains(c.S3Endpoint, "://") {
+			bad("ATTIVI_S3_ENDPOINT", "must be host:port without a scheme (use ATTIVI_S3_SECURE for TLS), not %q", c.S3Endpoint)
+		} else if _, _, err := net.SplitHostPort(c.S3Endpoint); err != nil {
+			bad("ATTIVI_S3_ENDPOINT", "must be host:port, not %q", c.S3Endpoint)
+		}
+		if c.S3AccessKey == "" {
+			bad("ATTIVI_S3_ACCESS_KEY", "is required")
+		}
+		if c.S3SecretKey == "" {
+			bad("ATTIVI_S3_SECRET_KEY", "is required")
+		}
+		if len(c.S3Bucket) < 3 || len(c.S3Bucket) > 63 || strings.ToLower(c.S3Bucket) != c.S3Bucket || strings.ContainsAny(c.S3Bucket, "_ /") {
+			bad("ATTIVI_S3_BUCKET", "must be 3 to 63 lower-case letters, digits, dots or hyphens, not %q", c.S3Bucket)
+		}
+	}
+	if len(problems) > 0 {
+		sort.Strings(problems)
+		return c, fmt.Errorf("configuration is not valid:\n  %s", strings.Join(problems, "\n  "))
+	}
+	return c, nil
+}
+
+// LogValue prints the configuration with its secrets masked, so it can be
+// logged at start.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("env", c.Env),
+		slog.String("listen", c.Listen),
+		slog.String("log_level", c.LogLevel.String()),
+		slog.String("database_url", maskURL(c.DatabaseURL)),
+		slog.Int("db_max_conns", c.DBMaxConns),
+		slog.String("s3_endpoint", c.S3Endpoint),
+		slog.String("s3_access_key", c.S3AccessKey),
+		slog.String("s3_secret_key", mask(c.S3SecretKey)),
+		slog.String("s3_bucket", c.S3Bucket),
+		slog.Bool("s3_secure", c.S3Secure),
+		slog.Int("body_limit", c.BodyLimit),
+		slog.Duration("request_timeout", c.RequestTimeout),
+		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
+	)
+}
+
+func mask(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "*****"
+}
+
+// maskURL hides the password of a URL, also one given as a query parameter.
+func maskURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return mask(s)
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
