@@ -74,6 +74,12 @@ func commands() []command {
 			detail: "Loads the municipality reference table and the 31 tenants of the network (DESIGN\n" +
 				"section 4). Idempotent: a second run changes nothing.",
 			need: need{db: true}, run: seed},
+		{name: "users", summary: "add staff accounts and disable them (attivi users --help)",
+			detail: "  attivi users add --tenant SLUG --email EMAIL --role ROLE [--name NAME] [--password-stdin]\n" +
+				"  attivi users disable --email EMAIL\n" +
+				"The first administrator of a deployment: attivi users add --tenant coordinamento-attivi\n" +
+				"--email you@example.org --role network_admin --password-stdin",
+			need: need{db: true}, run: users},
 		{name: "version", summary: "print the version and exit", run: printVersion},
 	}
 }
@@ -97,18 +103,27 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 		if cmd.name != args[0] {
 			continue
 		}
-		fs := flag.NewFlagSet("attivi "+cmd.name, flag.ContinueOnError)
-		fs.SetOutput(stdout)
-		fs.Usage = func() { commandUsage(stdout, cmd) }
-		if err := fs.Parse(args[1:]); err != nil {
-			return err
+		rest := args[1:]
+		if cmd.name == "users" { // has subcommands with their own flags
+			if len(rest) > 0 && (rest[0] == "-h" || rest[0] == "--help") {
+				commandUsage(stdout, cmd)
+				return flag.ErrHelp
+			}
+		} else {
+			fs := flag.NewFlagSet("attivi "+cmd.name, flag.ContinueOnError)
+			fs.SetOutput(stdout)
+			fs.Usage = func() { commandUsage(stdout, cmd) }
+			if err := fs.Parse(rest); err != nil {
+				return err
+			}
+			rest = fs.Args()
 		}
 		cfg, err := loadConfig(getenv, cmd.need)
 		if err != nil {
 			return err
 		}
 		env := &environment{cfg: cfg, log: newLogger(cfg, stdout), stdout: stdout, listening: listening}
-		return cmd.run(ctx, env, fs.Args())
+		return cmd.run(ctx, env, rest)
 	}
 	usage(stdout, cmds)
 	return fmt.Errorf("unknown command %q", args[0])

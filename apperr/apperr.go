@@ -27,7 +27,9 @@ const (
 	TooLarge     Code = "too_large"
 	Unsupported  Code = "unsupported"
 	Unavailable  Code = "unavailable"
-	Internal     Code = "internal"
+	// Throttled is a request refused for a while after too many failures (429).
+	Throttled Code = "throttled"
+	Internal  Code = "internal"
 )
 
 // Error is an application error: a code, a message a person can read, and,

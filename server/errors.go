@@ -27,6 +27,7 @@ var statusOf = map[apperr.Code]struct {
 	apperr.TooLarge:     {fiber.StatusRequestEntityTooLarge, apperr.TooLarge},
 	apperr.Unsupported:  {fiber.StatusUnsupportedMediaType, apperr.Unsupported},
 	apperr.Unavailable:  {fiber.StatusServiceUnavailable, apperr.Unavailable},
+	apperr.Throttled:    {fiber.StatusTooManyRequests, apperr.Throttled},
 	apperr.Internal:     {fiber.StatusInternalServerError, apperr.Internal},
 }
 

@@ -134,7 +134,9 @@ func serveReal(t *testing.T, app *fiber.App) string {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- server.Serve(ctx, app, ln, 5*time.Second, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	go func() {
+		done <- server.Serve(ctx, app, ln, 5*time.Second, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {

@@ -177,12 +177,16 @@ LIMIT $2`
 
 // BySlug returns the tenant with the given slug, or a not_found error.
 func (s *Store) BySlug(ctx context.Context, slug string) (Tenant, error) {
+	return tenantBySlug(ctx, s.db, slug)
+}
+
+func tenantBySlug(ctx context.Context, db sqlx.QueryerContext, slug string) (Tenant, error) {
 	const q = `
 SELECT t.id, t.slug, t.name, t.kind, p.slug AS parent_slug, t.istat_code, t.created_at
 FROM tenants t LEFT JOIN tenants p ON p.id = t.parent_id
 WHERE t.slug = $1`
 	var r tenantRow
-	if err := s.db.GetContext(ctx, &r, q, slug); errors.Is(err, sql.ErrNoRows) {
+	if err := sqlx.GetContext(ctx, db, &r, q, slug); errors.Is(err, sql.ErrNoRows) {
 		return Tenant{}, apperr.New(apperr.NotFound, "there is no tenant %q", slug)
 	} else if err != nil {
 		return Tenant{}, postgres.Translate(fmt.Errorf("tenant %s: %w", slug, err))
@@ -219,4 +223,41 @@ FROM municipalities ORDER BY istat_code`
 		}
 	}
 	return out, nil
+}
+
+// Create adds a tenant. A taken slug is a conflict; an unknown parent or
+// ISTAT code is invalid, naming the field.
+func (s *Store) Create(ctx context.Context, t SeedTenant) (Tenant, error) {
+	fields := apperr.Fields{}
+	if t.Parent != "" {
+		if _, err := tenantBySlug(ctx, s.db, t.Parent); apperr.Is(err, apperr.NotFound) {
+			fields.Add("parent", "there is no tenant %q", t.Parent)
+		} else if err != nil {
+			return Tenant{}, err
+		}
+	}
+	if t.ISTATCode != "" {
+		var n int
+		if err := s.db.GetContext(ctx, &n, `SELECT count(*) FROM municipalities WHERE istat_code = $1 AND valid_until IS NULL`, t.ISTATCode); err != nil {
+			return Tenant{}, postgres.Translate(err)
+		}
+		if n == 0 {
+			fields.Add("istat_code", "is not the code of a current municipality in the reference table")
+		}
+	}
+	if err := fields.Err(); err != nil {
+		return Tenant{}, err
+	}
+	const q = `
+INSERT INTO tenants (slug, name, kind, parent_id, istat_code)
+VALUES ($1, $2, $3, (SELECT id FROM tenants WHERE slug = NULLIF($4, '')), NULLIF($5, ''))`
+	if _, err := s.db.ExecContext(ctx, q, t.Slug, t.Name, string(t.Kind), t.Parent, t.ISTATCode); err != nil {
+		if err := postgres.Translate(err); apperr.Is(err, apperr.Conflict) {
+			return Tenant{}, &apperr.Error{Code: apperr.Conflict, Message: "the slug or the ISTAT code is already taken",
+				Fields: map[string]string{"slug": "may already be in use"}}
+		} else {
+			return Tenant{}, err
+		}
+	}
+	return tenantBySlug(ctx, s.db, t.Slug)
 }
