@@ -27,6 +27,8 @@ type Config struct {
 	BodyLimit       int
 	RequestTimeout  time.Duration
 	ShutdownTimeout time.Duration
+	SessionTTL      time.Duration
+	SessionIdle     time.Duration
 }
 
 // envVar documents one variable: its name, default and meaning. The list
@@ -50,6 +52,8 @@ var envVars = []envVar{
 	{Name: "ATTIVI_BODY_LIMIT", Default: "1048576", Help: "largest request body in bytes (uploads have their own limit)"},
 	{Name: "ATTIVI_REQUEST_TIMEOUT", Default: "30s", Help: "deadline of one request"},
 	{Name: "ATTIVI_SHUTDOWN_TIMEOUT", Default: "30s", Help: "how long in-flight requests may take to finish at shutdown"},
+	{Name: "ATTIVI_SESSION_TTL", Default: "12h", Help: "lifetime of a login session"},
+	{Name: "ATTIVI_SESSION_IDLE", Default: "30m", Help: "a session unused this long ends"},
 }
 
 // need says which groups of settings a command requires.
@@ -111,6 +115,11 @@ func loadConfig(getenv func(string) string, n need) (Config, error) {
 	c.BodyLimit = positive("ATTIVI_BODY_LIMIT")
 	c.RequestTimeout = duration("ATTIVI_REQUEST_TIMEOUT")
 	c.ShutdownTimeout = duration("ATTIVI_SHUTDOWN_TIMEOUT")
+	c.SessionTTL = duration("ATTIVI_SESSION_TTL")
+	c.SessionIdle = duration("ATTIVI_SESSION_IDLE")
+	if c.SessionIdle > c.SessionTTL && c.SessionTTL > 0 {
+		bad("ATTIVI_SESSION_IDLE", "must not be longer than ATTIVI_SESSION_TTL (%s)", c.SessionTTL)
+	}
 	secure, err := strconv.ParseBool(get("ATTIVI_S3_SECURE"))
 	if err != nil {
 		bad("ATTIVI_S3_SECURE", "must be true or false, not %q", get("ATTIVI_S3_SECURE"))
@@ -166,6 +175,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("body_limit", c.BodyLimit),
 		slog.Duration("request_timeout", c.RequestTimeout),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
+		slog.Duration("session_ttl", c.SessionTTL),
+		slog.Duration("session_idle", c.SessionIdle),
 	)
 }
 

@@ -165,7 +165,7 @@ func usesVar(c command, name string) bool {
 		return c.need.db
 	case strings.HasPrefix(name, "ATTIVI_S3_"):
 		return c.need.s3
-	default: // HTTP settings
+	default: // HTTP and session settings
 		return c.name == "serve"
 	}
 }

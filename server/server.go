@@ -46,6 +46,16 @@ type Deps struct {
 	Logger  *slog.Logger
 	Ready   []Check
 	Tenants *tenants.Handler
+	Auth    *tenants.AuthHandler
+	// Policies serves the network rules; nil until wired.
+	Policies PolicyHandler
+}
+
+// PolicyHandler is what the policies package serves.
+type PolicyHandler interface {
+	Get(c *fiber.Ctx) error
+	Put(c *fiber.Ctx) error
+	Versions(c *fiber.Ctx) error
 }
 
 // New builds the Fiber application with its middleware and routes. base is
