@@ -20,6 +20,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"attivi/migrations"
+	"attivi/policies"
 	"attivi/server"
 	"attivi/storage/objects"
 	"attivi/storage/postgres"
@@ -224,6 +225,27 @@ func seed(ctx context.Context, env *environment, _ []string) error {
 	}
 	fmt.Fprintf(env.stdout, "seed: municipalities %d added, %d updated; tenants %d added, %d updated\n",
 		res.MunicipalitiesInserted, res.MunicipalitiesUpdated, res.TenantsInserted, res.TenantsUpdated)
+	seeded, err := policies.Seed(ctx, db)
+	if err != nil {
+		return err
+	}
+	if seeded {
+		fmt.Fprintln(env.stdout, "seed: default access policy loaded")
+	}
+	if env.cfg.Env != "development" {
+		return nil
+	}
+	id, err := tenants.NewIdentity(db, tenants.DefaultAuth, env.log, time.Now, nil)
+	if err != nil {
+		return err
+	}
+	if err := id.SeedDemo(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "seed: demo accounts (development only), password %q:\n", tenants.DemoPassword)
+	for _, d := range tenants.DemoAccounts {
+		fmt.Fprintf(env.stdout, "  %-36s %-28s %s\n", d.Email, d.Tenant, strings.Join(d.Roles, ", "))
+	}
 	return nil
 }
 
@@ -253,6 +275,30 @@ func serve(ctx context.Context, env *environment, _ []string) error {
 	if err != nil {
 		return fmt.Errorf("document store: %w", err)
 	}
+	engine, err := policies.New(ctx, db, log)
+	if err != nil {
+		return fmt.Errorf("load the access policy: %w", err)
+	}
+	if _, rules := engine.Policy(); len(rules) == 0 {
+		log.Warn("the access policy is empty, so every request for data is refused: run 'attivi seed'")
+	}
+	watching, err := engine.Watch(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("watch policy changes: %w", err)
+	}
+	defer func() { <-watching }()
+	auth := tenants.DefaultAuth
+	auth.SessionTTL, auth.IdleTimeout = cfg.SessionTTL, cfg.SessionIdle
+	identity, err := tenants.NewIdentity(db, auth, log, time.Now, func(ctx context.Context) {
+		if err := engine.Reload(ctx); err != nil {
+			log.Error("reload the access policy after a role change", slog.String("error", err.Error()))
+		}
+	})
+	if err != nil {
+		return err
+	}
+	tenantStore := tenants.NewStore(db)
+
 	// The document store may be down at start: everything but documents
 	// works without it, so the bucket is ensured in the background until it
 	// succeeds, and /readyz says 503 meanwhile.
@@ -264,7 +310,9 @@ func serve(ctx context.Context, env *environment, _ []string) error {
 			{Name: "postgres", Check: func(ctx context.Context) error { return postgres.Ping(ctx, db) }},
 			{Name: "minio", Check: store.Ready},
 		},
-		Tenants: tenants.NewHandler(tenants.NewStore(db)),
+		Tenants:  tenants.NewHandler(tenantStore),
+		Auth:     tenants.NewAuthHandler(identity, tenantStore, engine),
+		Policies: policies.NewHandler(engine),
 	}, server.Options{
 		BodyLimit:       cfg.BodyLimit,
 		ReadTimeout:     server.DefaultOptions.ReadTimeout,

@@ -308,3 +308,70 @@ func TestServeReadinessFollowsMinio(t *testing.T) {
 		t.Errorf("serve returned %v after SIGTERM, want nil", err)
 	}
 }
+
+func TestDemoAccountsOnlyInDevelopment(t *testing.T) {
+	db, url := pgtest.NewWithURL(t)
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"seed"}, envFrom(map[string]string{"ATTIVI_DATABASE_URL": url, "ATTIVI_ENV": "production"}), &out); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := db.Get(&n, `SELECT count(*) FROM users`); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 || strings.Contains(out.String(), "demo") {
+		t.Errorf("production seed made %d users and printed %q, want none", n, out.String())
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"seed"}, envFrom(map[string]string{"ATTIVI_DATABASE_URL": url}), &out); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Get(&n, `SELECT count(DISTINCT role) FROM membership_roles`); err != nil {
+		t.Fatal(err)
+	}
+	if n != 8 || !strings.Contains(out.String(), "attivi-demo-2026") {
+		t.Errorf("development seed: %d roles covered, output %q; want a demo account for each of the 8 roles, printed with the password", n, out.String())
+	}
+}
+
+func TestUsersCommand(t *testing.T) {
+	db, url := pgtest.NewWithURL(t)
+	env := envFrom(map[string]string{"ATTIVI_DATABASE_URL": url, "ATTIVI_ENV": "production"})
+	if err := run(context.Background(), []string{"seed"}, env, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	stdin = strings.NewReader("una frase lunga e segreta\n")
+	t.Cleanup(func() { stdin = os.Stdin })
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"users", "add", "--tenant", "coordinamento-attivi", "--email", "first@attivi.example", "--role", "network_admin", "--password-stdin"}, env, &out)
+	if err != nil {
+		t.Fatalf("users add: %v", err)
+	}
+	if strings.Contains(out.String(), "segreta") {
+		t.Errorf("the password read from stdin is printed: %s", out.String())
+	}
+	var role string
+	if err := db.Get(&role, `SELECT r.role FROM membership_roles r JOIN users u ON u.id = r.user_id WHERE u.email = 'first@attivi.example'`); err != nil || role != "network_admin" {
+		t.Errorf("role %q (err %v), want network_admin", role, err)
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"users", "add", "--tenant", "caritas", "--email", "gen@attivi.example", "--role", "job_coach"}, env, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "password (shown once)") {
+		t.Errorf("without --password-stdin a generated password should be printed once: %s", out.String())
+	}
+	if err := run(context.Background(), []string{"users", "add", "--tenant", "caritas", "--email", "x@attivi.example", "--role", "chef"}, env, io.Discard); err == nil || !strings.Contains(err.Error(), "roles") {
+		t.Errorf("unknown role: %v, want an error naming roles", err)
+	}
+	if err := run(context.Background(), []string{"users", "disable", "--email", "gen@attivi.example"}, env, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var disabled bool
+	if err := db.Get(&disabled, `SELECT disabled_at IS NOT NULL FROM users WHERE email = 'gen@attivi.example'`); err != nil || !disabled {
+		t.Errorf("user not disabled (err %v)", err)
+	}
+	if err := run(context.Background(), []string{"users", "disable", "--email", "nobody@attivi.example"}, env, io.Discard); err == nil {
+		t.Errorf("disabling an unknown user succeeded")
+	}
+}

@@ -17,7 +17,9 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/jmoiron/sqlx"
 
+	"attivi/policies"
 	"attivi/server"
 	"attivi/server/httpx"
 	"attivi/storage/postgres/pgtest"
@@ -43,22 +45,68 @@ func (s *syncBuffer) String() string {
 }
 
 type fixture struct {
-	app  *fiber.App
-	logs *syncBuffer
+	app      *fiber.App
+	logs     *syncBuffer
+	db       *sqlx.DB
+	identity *tenants.Identity
+	engine   *policies.Engine
+	clock    *testClock
+}
+
+// testClock is the settable time of the identity service under test.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
 }
 
 func newFixture(t *testing.T, opts server.Options, checks ...server.Check) *fixture {
 	t.Helper()
-	db := pgtest.New(t)
+	return newFixtureOn(t, pgtest.New(t), opts, checks...)
+}
+
+// newFixtureOn builds the whole server, as `attivi serve` does, on db: the
+// network seeded, the default policy, the engine, identity and handlers.
+func newFixtureOn(t *testing.T, db *sqlx.DB, opts server.Options, checks ...server.Check) *fixture {
+	t.Helper()
+	ctx := context.Background()
 	store := tenants.NewStore(db)
 	munis := append(append([]tenants.Municipality{}, tenants.ZoneMunicipalities...), tenants.FormerMunicipalities...)
-	if _, err := store.Seed(context.Background(), munis, tenants.Network()); err != nil {
+	if _, err := store.Seed(ctx, munis, tenants.Network()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := policies.Seed(ctx, db); err != nil {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
-	app := server.New(context.Background(), server.Deps{Logger: log, Ready: checks, Tenants: tenants.NewHandler(store)}, opts)
-	return &fixture{app: app, logs: logs}
+	engine, err := policies.New(ctx, db, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &testClock{t: time.Now()}
+	identity, err := tenants.NewIdentity(db, tenants.DefaultAuth, log, clock.Now, func(ctx context.Context) {
+		if err := engine.Reload(ctx); err != nil {
+			t.Errorf("reload: %v", err)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := server.New(context.Background(), server.Deps{
+		Logger:   log,
+		Ready:    checks,
+		Tenants:  tenants.NewHandler(store),
+		Auth:     tenants.NewAuthHandler(identity, store, engine),
+		Policies: policies.NewHandler(engine),
+	}, opts)
+	return &fixture{app: app, logs: logs, db: db, identity: identity, engine: engine, clock: clock}
 }
 
 type errorBody struct {
@@ -95,7 +143,7 @@ func decodeError(t *testing.T, body []byte) errorBody {
 
 func TestUnknownRouteIsJSON404(t *testing.T) {
 	f := newFixture(t, server.DefaultOptions)
-	resp, body := f.do(t, httptest.NewRequest("GET", "/api/v1/nothing-here", nil))
+	resp, body := f.do(t, httptest.NewRequest("GET", "/nothing-here", nil))
 	if resp.StatusCode != 404 {
 		t.Fatalf("status %d, want 404", resp.StatusCode)
 	}

@@ -15,7 +15,7 @@ import (
 // tenants, policies); the policies engine implements it.
 type Authorizer interface {
 	Allowed(a Actor, object, action string) bool
-	AllowedActions(roles []Role) map[string][]string
+	AllowedActions(kind Kind, roles []Role) map[string][]string
 }
 
 // AuthHandler serves login, logout, /me and staff administration, and
@@ -198,7 +198,7 @@ func (h *AuthHandler) Me(c *fiber.Ctx) error {
 	if a, ok := ActorFrom(c.UserContext()); ok {
 		body["acting_tenant"] = fiber.Map{"slug": a.TenantSlug, "kind": a.TenantKind}
 		body["roles"] = roleNames(a.Roles)
-		body["allowed"] = h.authz.AllowedActions(a.Roles)
+		body["allowed"] = h.authz.AllowedActions(a.TenantKind, a.Roles)
 	}
 	return c.JSON(body)
 }
