@@ -39,6 +39,9 @@ CREATE TABLE person_links (
 	kind        text NOT NULL CHECK (kind IN ('owner', 'care_team', 'provider', 'referral_recipient', 'conference', 'status_observer')),
 	-- what made the link: registration, manual (the owner's care team), referral:<id>, conference:<id>, network_rule
 	source      text NOT NULL CHECK (source <> ''),
+	-- the categories the link opens, when it opens fewer than all: a pending
+	-- referral opens only what the referral shares (NULL: no restriction)
+	scope       text[],
 	valid_from  timestamptz NOT NULL DEFAULT now(),
 	valid_until timestamptz,
 	ended_at    timestamptz,

@@ -26,4 +26,18 @@ func routes(app *fiber.App, d Deps) {
 	authed.Get("/policies", d.Policies.Get)
 	authed.Put("/policies", d.Policies.Put)
 	authed.Get("/policies/versions", d.Policies.Versions)
+
+	authed.Post("/persons", d.Persons.Register)
+	authed.Get("/persons", d.Persons.List)
+	authed.Get("/persons/:id", d.Persons.Get)
+	authed.Patch("/persons/:id", d.Persons.Update)
+	authed.Get("/persons/:id/links", d.Persons.Links)
+	authed.Post("/persons/:id/links", d.Persons.AddLink)
+	authed.Delete("/persons/:id/links/:link_id", d.Persons.EndLink)
+	authed.Get("/persons/:id/access", d.Persons.Access)
+	authed.Get("/persons/:id/access-log", d.Persons.AccessLog)
+	authed.Get("/persons/:id/consents", d.Consents.List)
+	authed.Post("/persons/:id/consents", d.Consents.Create)
+	authed.Get("/consents/:id", d.Consents.Get)
+	authed.Post("/consents/:id/revoke", d.Consents.Revoke)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"attivi/services/people"
 	"attivi/tenants"
 )
 
@@ -47,8 +48,17 @@ type Deps struct {
 	Ready   []Check
 	Tenants *tenants.Handler
 	Auth    *tenants.AuthHandler
-	// Policies serves the network rules; nil until wired.
 	Policies PolicyHandler
+	Persons  *people.Handler
+	Consents ConsentHandler
+}
+
+// ConsentHandler is what the consents service serves.
+type ConsentHandler interface {
+	List(c *fiber.Ctx) error
+	Create(c *fiber.Ctx) error
+	Get(c *fiber.Ctx) error
+	Revoke(c *fiber.Ctx) error
 }
 
 // PolicyHandler is what the policies package serves.

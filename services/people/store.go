@@ -1,0 +1,301 @@
+package people
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"attivi/apperr"
+	"attivi/policies"
+	"attivi/storage/postgres"
+)
+
+type personRow struct {
+	ID             string    `db:"id"`
+	FiscalCode     string    `db:"fiscal_code"`
+	GivenName      string    `db:"given_name"`
+	FamilyName     string    `db:"family_name"`
+	BirthDate      time.Time `db:"birth_date"`
+	Sex            string    `db:"sex"`
+	ResidenceISTAT string    `db:"residence_istat"`
+	ResidenceName  string    `db:"residence_name"`
+	TargetGroup    string    `db:"target_group"`
+	Phone          string    `db:"phone"`
+	Email          string    `db:"email"`
+	Address        string    `db:"address"`
+	Version        int       `db:"version"`
+	CreatedAt      time.Time `db:"created_at"`
+	UpdatedAt      time.Time `db:"updated_at"`
+}
+
+func (r personRow) person() Person {
+	return Person{ID: r.ID, FiscalCode: r.FiscalCode, GivenName: r.GivenName, FamilyName: r.FamilyName,
+		BirthDate: r.BirthDate, Sex: r.Sex, ResidenceISTAT: r.ResidenceISTAT, ResidenceName: r.ResidenceName,
+		TargetGroup: r.TargetGroup, Phone: r.Phone, Email: r.Email, Address: r.Address, Version: r.Version,
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+}
+
+const personColumns = `p.id, p.fiscal_code, p.given_name, p.family_name, p.birth_date, p.sex, p.residence_istat,
+	m.name AS residence_name, p.target_group, p.phone, p.email, p.address, p.version, p.created_at, p.updated_at`
+
+func personByID(ctx context.Context, q sqlx.QueryerContext, id string) (Person, error) {
+	stmt := `SELECT ` + personColumns + ` FROM persons p JOIN municipalities m ON m.istat_code = p.residence_istat WHERE p.id = $1`
+	var r personRow
+	if err := sqlx.GetContext(ctx, q, &r, stmt, id); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return Person{}, errNotFound
+		}
+		return Person{}, postgres.Translate(fmt.Errorf("person: %w", err))
+	}
+	return r.person(), nil
+}
+
+var errNotFound = apperr.New(apperr.NotFound, "there is no person with this id that you may see")
+
+// holderOf names the tenant to ask about a registered fiscal code: the
+// tenant holding the record (its owner), or the one that registered it.
+func holderOf(ctx context.Context, q sqlx.QueryerContext, fiscalCode string) (name, slug string, found bool, err error) {
+	const stmt = `
+SELECT t.name, t.slug
+FROM persons p
+JOIN tenants t ON t.id = coalesce(
+	(SELECT l.tenant_id FROM person_links l WHERE l.person_id = p.id AND l.kind = 'owner' AND l.ended_at IS NULL
+	 ORDER BY l.valid_from LIMIT 1),
+	p.registered_by)
+WHERE p.fiscal_code = $1`
+	var r struct {
+		Name string `db:"name"`
+		Slug string `db:"slug"`
+	}
+	err = sqlx.GetContext(ctx, q, &r, stmt, fiscalCode)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", false, nil
+	}
+	if err != nil {
+		return "", "", false, postgres.Translate(err)
+	}
+	return r.Name, r.Slug, true, nil
+}
+
+type municipalityRow struct {
+	Name          string     `db:"name"`
+	ValidFrom     *time.Time `db:"valid_from"`
+	ValidUntil    *time.Time `db:"valid_until"`
+	Successor     *string    `db:"successor_istat"`
+	SuccessorName *string    `db:"successor_name"`
+}
+
+// checkResidence says what is wrong with an ISTAT code as a residence on
+// day d, or "".
+func checkResidence(ctx context.Context, q sqlx.QueryerContext, code string, d time.Time) (string, error) {
+	const stmt = `
+SELECT m.name, m.valid_from, m.valid_until, m.successor_istat, s.name AS successor_name
+FROM municipalities m LEFT JOIN municipalities s ON s.istat_code = m.successor_istat
+WHERE m.istat_code = $1`
+	var r municipalityRow
+	err := sqlx.GetContext(ctx, q, &r, stmt, code)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "is not the ISTAT code of a municipality this network knows", nil
+	}
+	if err != nil {
+		return "", postgres.Translate(err)
+	}
+	if r.ValidUntil != nil && d.After(*r.ValidUntil) {
+		if r.Successor != nil {
+			return fmt.Sprintf("%s (%s) ceased on %s and became %s: use %s", r.Name, code,
+				r.ValidUntil.Format(time.DateOnly), *r.SuccessorName, *r.Successor), nil
+		}
+		return fmt.Sprintf("%s (%s) ceased on %s", r.Name, code, r.ValidUntil.Format(time.DateOnly)), nil
+	}
+	if r.ValidFrom != nil && d.Before(*r.ValidFrom) {
+		return fmt.Sprintf("%s (%s) exists only from %s", r.Name, code, r.ValidFrom.Format(time.DateOnly)), nil
+	}
+	return "", nil
+}
+
+func insertPerson(ctx context.Context, tx *sqlx.Tx, p Person, registeredBy string) (string, error) {
+	const q = `
+INSERT INTO persons (fiscal_code, given_name, family_name, birth_date, sex, residence_istat, target_group,
+	phone, email, address, registered_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+RETURNING id`
+	var id string
+	err := tx.GetContext(ctx, &id, q, p.FiscalCode, p.GivenName, p.FamilyName, p.BirthDate, p.Sex, p.ResidenceISTAT,
+		p.TargetGroup, p.Phone, p.Email, p.Address, registeredBy)
+	return id, postgres.Translate(err)
+}
+
+// updatePerson writes p if the stored version is still version, and
+// returns the new version; a stale version is a conflict.
+func updatePerson(ctx context.Context, tx *sqlx.Tx, p Person, version int) (int, error) {
+	const q = `
+UPDATE persons SET fiscal_code = $3, given_name = $4, family_name = $5, birth_date = $6, sex = $7,
+	residence_istat = $8, target_group = $9, phone = $10, email = $11, address = $12,
+	version = version + 1, updated_at = now()
+WHERE id = $1 AND version = $2
+RETURNING version`
+	var v int
+	err := tx.GetContext(ctx, &v, q, p.ID, version, p.FiscalCode, p.GivenName, p.FamilyName, p.BirthDate, p.Sex,
+		p.ResidenceISTAT, p.TargetGroup, p.Phone, p.Email, p.Address)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, apperr.New(apperr.Conflict, "the record was changed by someone else after version %d: reload it and apply your change again", version)
+	}
+	return v, postgres.Translate(err)
+}
+
+// Summary is a person as lists show them: identity only.
+type Summary struct {
+	ID             string    `db:"id"`
+	FiscalCode     string    `db:"fiscal_code"`
+	GivenName      string    `db:"given_name"`
+	FamilyName     string    `db:"family_name"`
+	BirthDate      time.Time `db:"birth_date"`
+	ResidenceISTAT string    `db:"residence_istat"`
+	SortFamily     string    `db:"sort_family"`
+	SortGiven      string    `db:"sort_given"`
+}
+
+// visibleSQL turns the Casbin part of the decision for a category (the
+// ListFilter, computed once per request) into a SQL condition on p.id for
+// the acting tenant $1 of kind tenantKind: the same rule as ListFilter.Allows, so a
+// person appears in a list exactly when the per-record decision allows the
+// category. It returns the condition and its arguments, numbered from next.
+func visibleSQL(f policies.ListFilter, category, tenantKind string, next int) (string, []any) {
+	var anyNoConsent, anyConsent bool
+	var kinds, consentKinds, denyKinds []string
+	for _, t := range f.Allow {
+		if t.Category != category {
+			continue
+		}
+		switch {
+		case t.Relationship == policies.Any && !t.Consent:
+			anyNoConsent = true
+		case t.Relationship == policies.Any:
+			anyConsent = true
+		case !t.Consent:
+			kinds = append(kinds, t.Relationship)
+		default:
+			consentKinds = append(consentKinds, t.Relationship)
+		}
+	}
+	for _, t := range f.Deny {
+		if t.Category == category {
+			denyKinds = append(denyKinds, t.Relationship)
+		}
+	}
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", next+len(args)-1)
+	}
+	cat := arg(category)
+	link := func(ks []string) string {
+		return `EXISTS (SELECT 1 FROM person_links l WHERE l.person_id = p.id AND l.tenant_id = $1 AND ` + linkActive +
+			` AND l.kind = ANY(` + arg(pq.Array(ks)) + `) AND (l.scope IS NULL OR ` + cat + ` = ANY(l.scope)))`
+	}
+	granted := func() string {
+		return `EXISTS (SELECT 1 FROM consent_grants g WHERE g.person_id = p.id AND (g.grantee_tenant_id = $1 OR g.grantee_kind = ` +
+			arg(tenantKind) + `) AND ` + grantActive + ` AND ` + cat + ` = ANY(g.categories))`
+	}
+	var ways []string
+	switch {
+	case anyNoConsent:
+		ways = append(ways, "TRUE")
+	default:
+		if len(kinds) > 0 {
+			ways = append(ways, link(kinds))
+		}
+		if anyConsent {
+			ways = append(ways, granted())
+		} else if len(consentKinds) > 0 {
+			ways = append(ways, "("+link(consentKinds)+" AND "+granted()+")")
+		}
+	}
+	if len(ways) == 0 {
+		return "FALSE", args
+	}
+	cond := "(" + strings.Join(ways, " OR ") + ")"
+	if len(denyKinds) > 0 {
+		cond = "(" + cond + " AND NOT " + link(denyKinds) + ")"
+	}
+	return cond, args
+}
+
+// The same conditions as policies' activeLink and activeGrant.
+const (
+	linkActive  = `l.ended_at IS NULL AND l.valid_from <= now() AND (l.valid_until IS NULL OR l.valid_until > now())`
+	grantActive = `g.revoked_at IS NULL AND g.valid_from <= current_date AND (g.valid_until IS NULL OR g.valid_until >= current_date)`
+)
+
+// SearchParams select a page of persons.
+type SearchParams struct {
+	Query string
+	// After is the position of the last person of the previous page:
+	// lower(family name), lower(given name), id.
+	After [3]string
+	Limit int
+}
+
+func search(ctx context.Context, q sqlx.QueryerContext, tenantID, tenantKind string, f policies.ListFilter, p SearchParams) ([]Summary, error) {
+	args := []any{tenantID}
+	cond, condArgs := visibleSQL(f, "identity", tenantKind, 2)
+	args = append(args, condArgs...)
+	where := []string{cond}
+	add := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	if s := strings.TrimSpace(p.Query); s != "" {
+		if code := strings.ToUpper(strings.ReplaceAll(s, " ", "")); looksLikeFiscalCode(code) {
+			where = append(where, `p.fiscal_code LIKE `+add(likeEscape(code)+"%"))
+		} else {
+			for _, w := range strings.Fields(strings.ToLower(s)) {
+				where = append(where, `p.search_text LIKE `+add("%"+likeEscape(w)+"%"))
+			}
+		}
+	}
+	if p.After[2] != "" {
+		where = append(where, `(lower(p.family_name), lower(p.given_name), p.id) > (`+add(p.After[0])+`, `+add(p.After[1])+`, `+add(p.After[2])+`::uuid)`)
+	}
+	stmt := `
+SELECT p.id, p.fiscal_code, p.given_name, p.family_name, p.birth_date, p.residence_istat,
+	lower(p.family_name) AS sort_family, lower(p.given_name) AS sort_given
+FROM persons p
+WHERE ` + strings.Join(where, "\n\tAND ") + `
+ORDER BY lower(p.family_name), lower(p.given_name), p.id
+LIMIT ` + add(p.Limit)
+	var out []Summary
+	if err := sqlx.SelectContext(ctx, q, &out, stmt, args...); err != nil {
+		return nil, postgres.Translate(fmt.Errorf("search persons: %w", err))
+	}
+	return out, nil
+}
+
+// looksLikeFiscalCode: a search of at least 6 letters and digits with a
+// digit in it is a fiscal code (prefix), not a name.
+func looksLikeFiscalCode(s string) bool {
+	if len(s) < 6 || len(s) > 16 {
+		return false
+	}
+	digit := false
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			digit = true
+		case r >= 'A' && r <= 'Z':
+		default:
+			return false
+		}
+	}
+	return digit
+}
+
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
