@@ -19,9 +19,12 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"attivi/bench/synth"
 	"attivi/migrations"
 	"attivi/policies"
 	"attivi/server"
+	"attivi/services/consents"
+	"attivi/services/people"
 	"attivi/storage/objects"
 	"attivi/storage/postgres"
 	"attivi/tenants"
@@ -57,6 +60,8 @@ type environment struct {
 	stdout io.Writer
 	// listening, when set, is told the address the server listens on (tests).
 	listening func(addr string)
+	// synthetic is seed's --synthetic N.
+	synthetic int
 }
 
 func commands() []command {
@@ -81,6 +86,11 @@ func commands() []command {
 				"The first administrator of a deployment: attivi users add --tenant coordinamento-attivi\n" +
 				"--email you@example.org --role network_admin --password-stdin",
 			need: need{db: true}, run: users},
+		{name: "audit", summary: "check the access log's hash chain (attivi audit verify)",
+			detail: "  attivi audit verify\n" +
+				"Recomputes the hash of every access-log row and its link to the previous one, and\n" +
+				"reports altered, removed or reordered rows. Exits non-zero when the chain is broken.",
+			need: need{db: true}, run: audit},
 		{name: "version", summary: "print the version and exit", run: printVersion},
 	}
 }
@@ -105,7 +115,8 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 			continue
 		}
 		rest := args[1:]
-		if cmd.name == "users" { // has subcommands with their own flags
+		synthetic := 0
+		if cmd.name == "users" || cmd.name == "audit" { // have subcommands with their own flags
 			if len(rest) > 0 && (rest[0] == "-h" || rest[0] == "--help") {
 				commandUsage(stdout, cmd)
 				return flag.ErrHelp
@@ -113,7 +124,10 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 		} else {
 			fs := flag.NewFlagSet("attivi "+cmd.name, flag.ContinueOnError)
 			fs.SetOutput(stdout)
-			fs.Usage = func() { commandUsage(stdout, cmd) }
+			fs.Usage = func() { commandUsage(stdout, cmd); fs.PrintDefaults() }
+			if cmd.name == "seed" {
+				fs.IntVar(&synthetic, "synthetic", 0, "also generate N synthetic persons with links and consents (for benchmarks; never in production)")
+			}
 			if err := fs.Parse(rest); err != nil {
 				return err
 			}
@@ -123,7 +137,7 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 		if err != nil {
 			return err
 		}
-		env := &environment{cfg: cfg, log: newLogger(cfg, stdout), stdout: stdout, listening: listening}
+		env := &environment{cfg: cfg, log: newLogger(cfg, stdout), stdout: stdout, listening: listening, synthetic: synthetic}
 		return cmd.run(ctx, env, rest)
 	}
 	usage(stdout, cmds)
@@ -233,7 +247,15 @@ func seed(ctx context.Context, env *environment, _ []string) error {
 		fmt.Fprintln(env.stdout, "seed: default access policy loaded")
 	}
 	if env.cfg.Env != "development" {
+		if env.synthetic > 0 {
+			return errors.New("seed: --synthetic makes fake persons and is refused with ATTIVI_ENV=production")
+		}
 		return nil
+	}
+	if env.synthetic > 0 {
+		if err := synth.Generate(ctx, db, env.synthetic, 1, env.stdout); err != nil {
+			return err
+		}
 	}
 	id, err := tenants.NewIdentity(db, tenants.DefaultAuth, env.log, time.Now, nil)
 	if err != nil {
@@ -313,6 +335,8 @@ func serve(ctx context.Context, env *environment, _ []string) error {
 		Tenants:  tenants.NewHandler(tenantStore),
 		Auth:     tenants.NewAuthHandler(identity, tenantStore, engine),
 		Policies: policies.NewHandler(engine),
+		Persons:  people.NewHandler(people.NewService(db, engine, time.Now, log)),
+		Consents: consents.NewHandler(consents.NewService(db, engine, time.Now)),
 	}, server.Options{
 		BodyLimit:       cfg.BodyLimit,
 		ReadTimeout:     server.DefaultOptions.ReadTimeout,
@@ -365,5 +389,31 @@ func versionString() string {
 
 func printVersion(_ context.Context, env *environment, _ []string) error {
 	fmt.Fprintln(env.stdout, "attivi", versionString())
+	return nil
+}
+
+func audit(ctx context.Context, env *environment, args []string) error {
+	if len(args) != 1 || args[0] != "verify" {
+		return errors.New("audit: the only subcommand is verify (attivi audit verify)")
+	}
+	db, err := openDB(ctx, env.cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := requireSchema(ctx, db); err != nil {
+		return err
+	}
+	v, err := policies.VerifyAccessLog(ctx, db)
+	if err != nil {
+		return err
+	}
+	if len(v.Broken) > 0 {
+		for _, b := range v.Broken {
+			fmt.Fprintln(env.stdout, "audit:", b)
+		}
+		return fmt.Errorf("the access log has been tampered with: %d problems found in %d rows", len(v.Broken), v.Rows)
+	}
+	fmt.Fprintf(env.stdout, "audit: the access log is intact (%d rows)\n", v.Rows)
 	return nil
 }

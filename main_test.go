@@ -375,3 +375,34 @@ func TestUsersCommand(t *testing.T) {
 		t.Errorf("disabling an unknown user succeeded")
 	}
 }
+
+func TestAuditVerifyCatchesTampering(t *testing.T) {
+	db, url := pgtest.NewWithURL(t)
+	env := envFrom(map[string]string{"ATTIVI_DATABASE_URL": url, "ATTIVI_ENV": "production"})
+	if _, err := db.Exec(`INSERT INTO access_log (action, decision, reason) VALUES ('read', 'allow', 'a'), ('read', 'deny', 'b'), ('list', 'allow', 'c')`); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"audit", "verify"}, env, &out); err != nil || !strings.Contains(out.String(), "intact (3 rows)") {
+		t.Fatalf("verify an intact log: %v %s", err, out.String())
+	}
+	if _, err := db.Exec(`ALTER TABLE access_log DISABLE TRIGGER access_log_append_only;
+		UPDATE access_log SET decision = 'allow' WHERE seq = 2;
+		ALTER TABLE access_log ENABLE TRIGGER access_log_append_only;`); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	err := run(context.Background(), []string{"audit", "verify"}, env, &out)
+	if err == nil || !strings.Contains(out.String(), "row 2") {
+		t.Errorf("verify a tampered log: %v %s, want an error naming row 2", err, out.String())
+	}
+	if _, err := db.Exec(`ALTER TABLE access_log DISABLE TRIGGER access_log_append_only;
+		DELETE FROM access_log WHERE seq = 3;
+		ALTER TABLE access_log ENABLE TRIGGER access_log_append_only;`); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"audit", "verify"}, env, &out); err == nil || !strings.Contains(out.String(), "removed") {
+		t.Errorf("verify a log whose last row was removed: %v %s, want it reported", err, out.String())
+	}
+}

@@ -317,4 +317,3 @@ func TestPolicyChangeReachesAnotherInstance(t *testing.T) {
 		t.Errorf("a PUT with a stale version: %d, want 409", status)
 	}
 }
-

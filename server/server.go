@@ -44,10 +44,10 @@ type Check struct {
 
 // Deps are what the server needs from the rest of the program.
 type Deps struct {
-	Logger  *slog.Logger
-	Ready   []Check
-	Tenants *tenants.Handler
-	Auth    *tenants.AuthHandler
+	Logger   *slog.Logger
+	Ready    []Check
+	Tenants  *tenants.Handler
+	Auth     *tenants.AuthHandler
 	Policies PolicyHandler
 	Persons  *people.Handler
 	Consents ConsentHandler

@@ -22,6 +22,8 @@ import (
 	"attivi/policies"
 	"attivi/server"
 	"attivi/server/httpx"
+	"attivi/services/consents"
+	"attivi/services/people"
 	"attivi/storage/postgres/pgtest"
 	"attivi/tenants"
 )
@@ -105,6 +107,8 @@ func newFixtureOn(t *testing.T, db *sqlx.DB, opts server.Options, checks ...serv
 		Tenants:  tenants.NewHandler(store),
 		Auth:     tenants.NewAuthHandler(identity, store, engine),
 		Policies: policies.NewHandler(engine),
+		Persons:  people.NewHandler(people.NewService(db, engine, time.Now, log)),
+		Consents: consents.NewHandler(consents.NewService(db, engine, time.Now)),
 	}, opts)
 	return &fixture{app: app, logs: logs, db: db, identity: identity, engine: engine, clock: clock}
 }

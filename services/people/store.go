@@ -218,7 +218,7 @@ func visibleSQL(f policies.ListFilter, category, tenantKind string, next int) (s
 		}
 	}
 	if len(ways) == 0 {
-		return "FALSE", args
+		return "FALSE", nil
 	}
 	cond := "(" + strings.Join(ways, " OR ") + ")"
 	if len(denyKinds) > 0 {
@@ -245,6 +245,9 @@ type SearchParams struct {
 func search(ctx context.Context, q sqlx.QueryerContext, tenantID, tenantKind string, f policies.ListFilter, p SearchParams) ([]Summary, error) {
 	args := []any{tenantID}
 	cond, condArgs := visibleSQL(f, "identity", tenantKind, 2)
+	if cond == "FALSE" { // the roles may not read identity through any link
+		return nil, nil
+	}
 	args = append(args, condArgs...)
 	where := []string{cond}
 	add := func(v any) string {
