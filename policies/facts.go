@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"time"
+	_ "time/tzdata" // Europe/Rome wherever the binary runs
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -122,8 +123,29 @@ ORDER BY t.slug, l.kind, l.valid_from`
 // activeLink is the SQL condition of an active link l.
 const activeLink = `l.ended_at IS NULL AND l.valid_from <= now() AND (l.valid_until IS NULL OR l.valid_until > now())`
 
-// activeGrant is the SQL condition of an active consent grant g.
-const activeGrant = `g.revoked_at IS NULL AND g.valid_from <= current_date AND (g.valid_until IS NULL OR g.valid_until >= current_date)`
+// TodaySQL is today's date in Italy, the calendar consents are dated in
+// (the database itself runs in UTC).
+const TodaySQL = `(now() AT TIME ZONE 'Europe/Rome')::date`
+
+// ActiveGrantSQL is the SQL condition of an active consent grant g.
+const ActiveGrantSQL = `g.revoked_at IS NULL AND g.valid_from <= ` + TodaySQL + ` AND (g.valid_until IS NULL OR g.valid_until >= ` + TodaySQL + `)`
+
+const activeGrant = ActiveGrantSQL
+
+// rome is the time zone of the network's calendar.
+var rome = func() *time.Location {
+	loc, err := time.LoadLocation("Europe/Rome")
+	if err != nil {
+		panic("time zone Europe/Rome: " + err.Error())
+	}
+	return loc
+}()
+
+// Today is the day of t in Italy, at midnight UTC: the day TodaySQL names.
+func Today(t time.Time) time.Time {
+	t = t.In(rome)
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+}
 
 // GrantInput are the grants of one consent: one row per grantee.
 type GrantInput struct {

@@ -230,7 +230,7 @@ func visibleSQL(f policies.ListFilter, category, tenantKind string, next int) (s
 // The same conditions as policies' activeLink and activeGrant.
 const (
 	linkActive  = `l.ended_at IS NULL AND l.valid_from <= now() AND (l.valid_until IS NULL OR l.valid_until > now())`
-	grantActive = `g.revoked_at IS NULL AND g.valid_from <= current_date AND (g.valid_until IS NULL OR g.valid_until >= current_date)`
+	grantActive = policies.ActiveGrantSQL
 )
 
 // SearchParams select a page of persons.
