@@ -46,6 +46,8 @@ import (
 //	coordinator        conference               R   identity status contact* employment*
 //	                   - (aggregates)           RX  status employment    (indicators, reports)
 //	privacy_officer    * (any or none)          R   audit
+//	social_worker, health_worker, job_coach,
+//	placement_officer, coordinator  -           R   employers (W for the last three)
 //	tenant_admin       -                        RA  members
 //	network_admin      -                        RA  policies members;  A tenants
 //
@@ -133,6 +135,13 @@ func DefaultRules() []Rule {
 	co := tenants.RoleCoordinator
 	grant(co, conference, r, l(CatIdentity, CatStatus, CatContact, CatEmployment))
 	grant(co, l(NotAPerson), rx, l(CatStatus, CatEmployment))
+
+	for _, role := range []tenants.Role{sw, hw, jc, po, co} {
+		grant(role, l(NotAPerson), r, l(CatEmployers))
+	}
+	for _, role := range []tenants.Role{jc, po, co} {
+		grant(role, l(NotAPerson), w, l(CatEmployers))
+	}
 
 	grant(tenants.RolePrivacyOfficer, l(Any), r, l(CatAudit))
 	grant(tenants.RoleTenantAdmin, l(NotAPerson), ra, l(CatMembers))

@@ -32,6 +32,10 @@ const (
 	CatMembers  = "members"  // staff accounts and roles of a tenant
 	CatPolicies = "policies" // this matrix
 	CatTenants  = "tenants"  // the organisations of the network
+	// CatEmployers are the companies of the network, their contacts, the
+	// scouting log and openings: shared network-wide, no personal data of
+	// participants.
+	CatEmployers = "employers"
 )
 
 // Actions.
@@ -69,7 +73,7 @@ const (
 var PersonCategories = []string{CatIdentity, CatContact, CatSocial, CatHealth, CatDisability, CatEmployment, CatStatus}
 
 // ObjectCategories are the things that are not a person's data.
-var ObjectCategories = []string{CatAudit, CatMembers, CatPolicies, CatTenants}
+var ObjectCategories = []string{CatAudit, CatMembers, CatPolicies, CatTenants, CatEmployers}
 
 // Actions lists every action.
 var Actions = []string{ActRead, ActWrite, ActShare, ActExport, ActAdmin}
