@@ -2,6 +2,7 @@ package policies
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -165,9 +166,11 @@ func consentNeeded(rel, cat string) bool {
 }
 
 // Seed stores the default policy as version 1 when casbin_rule holds no
-// rule, and does nothing otherwise (a policy changed by an administrator is
-// never overwritten). It reports whether it stored the policy. Concurrent
-// runs (several instances starting) wait for each other.
+// rule. When the policy in force is still a default one the seed wrote
+// (nobody changed it since), and the defaults of this release differ, it
+// stores the new defaults as a new version; a policy changed by an
+// administrator is never overwritten. It reports whether it stored rules.
+// Concurrent runs (several instances starting) wait for each other.
 func Seed(ctx context.Context, db *sqlx.DB) (bool, error) {
 	rules := DefaultRules()
 	if err := Validate(rules); err != nil {
@@ -182,14 +185,48 @@ func Seed(ctx context.Context, db *sqlx.DB) (bool, error) {
 		if err := tx.GetContext(ctx, &exists, `SELECT EXISTS (SELECT 1 FROM casbin_rule WHERE ptype = 'p')`); err != nil {
 			return postgres.Translate(err)
 		}
+		summary := "default policy"
 		if exists {
-			return nil
+			var last struct {
+				ByAdmin bool   `db:"by_admin"`
+				Rules   []byte `db:"rules"`
+			}
+			err := tx.GetContext(ctx, &last, `SELECT changed_by IS NOT NULL AS by_admin, rules FROM policy_versions ORDER BY version DESC LIMIT 1`)
+			if err != nil {
+				return postgres.Translate(err)
+			}
+			var current []Rule
+			if err := json.Unmarshal(last.Rules, &current); err != nil {
+				return fmt.Errorf("read the policy in force: %w", err)
+			}
+			if last.ByAdmin || sameRules(current, rules) {
+				return nil
+			}
+			summary = "default policy of this release"
 		}
-		if _, err := writeRules(ctx, tx, "", rules, "default policy"); err != nil {
+		if _, err := writeRules(ctx, tx, "", rules, summary); err != nil {
 			return err
 		}
 		seeded = true
 		return nil
 	})
 	return seeded, err
+}
+
+// sameRules reports whether a and b hold the same rules, in any order.
+func sameRules(a, b []Rule) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	set := make(map[string]int, len(a))
+	for _, r := range a {
+		set[r.String()]++
+	}
+	for _, r := range b {
+		if set[r.String()] == 0 {
+			return false
+		}
+		set[r.String()]--
+	}
+	return true
 }

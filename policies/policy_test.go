@@ -282,3 +282,29 @@ func TestValidate(t *testing.T) {
 		t.Errorf("problems %v, want exactly %d", fields, len(want))
 	}
 }
+
+func TestSeedUpgradesAnUnchangedDefault(t *testing.T) {
+	ctx := context.Background()
+	db, _ := seededDB(t)
+	// A release whose defaults differ: simulated by removing a default row
+	// the way an older release would have lacked it.
+	if _, err := db.ExecContext(ctx, `UPDATE policy_versions SET rules = rules - 0`); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := p.Seed(ctx, db)
+	if err != nil || !stored {
+		t.Fatalf("seed over an outdated, unchanged default: stored %v err %v, want the new defaults stored", stored, err)
+	}
+	if stored, err := p.Seed(ctx, db); err != nil || stored {
+		t.Errorf("seed again: stored %v err %v, want nothing", stored, err)
+	}
+	// A policy an administrator changed is left alone.
+	if _, err := db.ExecContext(ctx, `INSERT INTO users (email, password_hash) VALUES ('a@b.example', 'x');
+		UPDATE policy_versions SET changed_by = (SELECT id FROM users LIMIT 1), rules = rules - 0
+		WHERE version = (SELECT max(version) FROM policy_versions)`); err != nil {
+		t.Fatal(err)
+	}
+	if stored, err := p.Seed(ctx, db); err != nil || stored {
+		t.Errorf("seed over an administrator's policy: stored %v err %v, want it left alone", stored, err)
+	}
+}
