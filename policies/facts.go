@@ -221,7 +221,7 @@ SELECT
 
 // ReadFacts reads the facts of the acting tenant about a person.
 func ReadFacts(ctx context.Context, q sqlx.QueryerContext, a tenants.Actor, personID, purpose string) (PersonFacts, error) {
-	if !isUUID(personID) {
+	if !postgres.IsUUID(personID) {
 		return PersonFacts{}, nil
 	}
 	var r factsRow
@@ -324,25 +324,6 @@ func (e *Engine) DecideObject(ctx context.Context, q sqlx.QueryerContext, a tena
 		return Decision{Missing: "relationship"}, f, err
 	}
 	return e.Decide(Request{Actor: a, Category: object, Action: action, Person: &Facts{Links: f.Links, Granted: f.Granted}}), f, nil
-}
-
-func isUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i, r := range s {
-		switch i {
-		case 8, 13, 18, 23:
-			if r != '-' {
-				return false
-			}
-		default:
-			if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r >= 'A' && r <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 func jsonUnmarshal(b []byte, v any) error {

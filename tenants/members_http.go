@@ -9,6 +9,7 @@ import (
 
 	"attivi/apperr"
 	"attivi/server/httpx"
+	"attivi/storage/postgres"
 )
 
 // Objects and actions of the role checks on staff and tenants. The policy
@@ -138,7 +139,7 @@ func (h *AuthHandler) ChangeMember(c *fiber.Ctx) error {
 		return apperr.New(apperr.Invalid, "nothing to change: give roles, disabled or both")
 	}
 	userID := c.Params("user_id")
-	if !uuidRE.MatchString(userID) {
+	if !postgres.IsUUID(userID) {
 		return apperr.New(apperr.NotFound, "this user is not a member of %s", slug)
 	}
 	if userID == a.UserID && req.Disabled != nil && *req.Disabled {
@@ -150,8 +151,6 @@ func (h *AuthHandler) ChangeMember(c *fiber.Ctx) error {
 	}
 	return c.JSON(memberJSON(m))
 }
-
-var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 type createTenantRequest struct {
 	Slug      string `json:"slug"`

@@ -89,7 +89,7 @@ func (s *Service) logThen(ctx context.Context, a tenants.Actor, err error, entri
 // Record records a consent of the person given to the owner of their record,
 // with its grants, in one transaction.
 func (s *Service) Record(ctx context.Context, a tenants.Actor, personID string, d Draft) (Consent, error) {
-	if !isUUID(personID) {
+	if !postgres.IsUUID(personID) {
 		return Consent{}, errNoPerson
 	}
 	var (
@@ -168,7 +168,7 @@ func (s *Service) mustOwn(ctx context.Context, q sqlx.QueryerContext, a tenants.
 // List returns up to limit consents of the person that the actor's tenant
 // sees, newest first, after the cursor position after ("" from the newest).
 func (s *Service) List(ctx context.Context, a tenants.Actor, personID, after string, limit int) ([]Consent, error) {
-	if !isUUID(personID) {
+	if !postgres.IsUUID(personID) {
 		return nil, errNoPerson
 	}
 	var at *time.Time
@@ -217,7 +217,7 @@ func Cursor(c Consent) string {
 
 func parseCursor(s string) (time.Time, string, bool) {
 	ts, id, ok := strings.Cut(s, " ")
-	if !ok || !isUUID(id) {
+	if !ok || !postgres.IsUUID(id) {
 		return time.Time{}, "", false
 	}
 	t, err := time.Parse(time.RFC3339Nano, ts)
@@ -226,7 +226,7 @@ func parseCursor(s string) (time.Time, string, bool) {
 
 // Get returns one consent, if the actor's tenant sees it.
 func (s *Service) Get(ctx context.Context, a tenants.Actor, id string) (Consent, error) {
-	if !isUUID(id) {
+	if !postgres.IsUUID(id) {
 		return Consent{}, errNoConsent
 	}
 	c, err := consentByID(ctx, s.db, id, false)
@@ -255,7 +255,7 @@ func (s *Service) Get(ctx context.Context, a tenants.Actor, id string) (Consent,
 // transaction, so the next decision no longer counts them. ifMatch, when not
 // nil, is the version the caller saw.
 func (s *Service) Revoke(ctx context.Context, a tenants.Actor, id, reason string, ifMatch *int) (Consent, error) {
-	if !isUUID(id) {
+	if !postgres.IsUUID(id) {
 		return Consent{}, errNoConsent
 	}
 	var (
@@ -442,23 +442,4 @@ WHERE id = $1 AND revoked_at IS NULL`
 		return apperr.New(apperr.Conflict, "the consent was already revoked")
 	}
 	return nil
-}
-
-func isUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i, r := range s {
-		switch i {
-		case 8, 13, 18, 23:
-			if r != '-' {
-				return false
-			}
-		default:
-			if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r >= 'A' && r <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
 }

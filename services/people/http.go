@@ -10,6 +10,7 @@ import (
 	"attivi/apperr"
 	"attivi/policies"
 	"attivi/server/httpx"
+	"attivi/storage/postgres"
 	"attivi/tenants"
 )
 
@@ -209,7 +210,7 @@ func (h *Handler) List(c *fiber.Ctx) error {
 	p := SearchParams{Query: q, Limit: page.Limit + 1}
 	if page.After != "" {
 		parts := strings.Split(page.After, "\x00")
-		if len(parts) != 3 || !isUUID(parts[2]) {
+		if len(parts) != 3 || !postgres.IsUUID(parts[2]) {
 			return &apperr.Error{Code: apperr.Malformed, Message: "the list parameters are not valid", Fields: map[string]string{"cursor": "is not a cursor this server gave out"}}
 		}
 		copy(p.After[:], parts)

@@ -58,14 +58,8 @@ func (s *Service) Register(ctx context.Context, a tenants.Actor, requestID strin
 	}
 	now := s.now()
 	fields, birth, fc := validate(in, true, now)
-	if in.ResidenceISTAT != nil && fields["residence_istat"] == "" {
-		problem, err := checkResidence(ctx, s.db, strings.TrimSpace(*in.ResidenceISTAT), now)
-		if err != nil {
-			return View{}, err
-		}
-		if problem != "" {
-			fields.Add("residence_istat", "%s", problem)
-		}
+	if err := s.checkResidenceField(ctx, in, fields, now); err != nil {
+		return View{}, err
 	}
 	if fc != nil && birth != nil && fields["sex"] == "" {
 		for k, v := range fc.Consistent(*birth, *in.Sex) {
@@ -104,6 +98,19 @@ func (s *Service) Register(ctx context.Context, a tenants.Actor, requestID strin
 		return View{}, err
 	}
 	return s.view(ctx, a, p.ID, "")
+}
+
+// checkResidenceField adds a problem for a residence code that is not valid
+// today (unknown, or of a municipality that has ceased).
+func (s *Service) checkResidenceField(ctx context.Context, in Input, fields apperr.Fields, now time.Time) error {
+	if in.ResidenceISTAT == nil || fields["residence_istat"] != "" {
+		return nil
+	}
+	problem, err := checkResidence(ctx, s.db, strings.TrimSpace(*in.ResidenceISTAT), now)
+	if err == nil && problem != "" {
+		fields.Add("residence_istat", "%s", problem)
+	}
+	return err
 }
 
 func (s *Service) refuseKnown(ctx context.Context, code string) error {
@@ -145,7 +152,7 @@ func (s *Service) view(ctx context.Context, a tenants.Actor, id, purpose string)
 func (s *Service) Get(ctx context.Context, a tenants.Actor, requestID, id, purpose string) (View, error) {
 	v, err := s.view(ctx, a, id, purpose)
 	if apperr.Is(err, apperr.NotFound) {
-		if isUUID(id) {
+		if postgres.IsUUID(id) {
 			if lerr := s.logAccess(ctx, a, requestID, policies.Entry{PersonID: existingOrEmpty(ctx, s.db, id), Action: policies.LogRead,
 				Purpose: purpose, Reason: "no category of the person may be read"}); lerr != nil {
 				return View{}, lerr
@@ -189,14 +196,8 @@ func (s *Service) Update(ctx context.Context, a tenants.Actor, requestID, id str
 	}
 	now := s.now()
 	fields, birth, fc := validate(in, false, now)
-	if in.ResidenceISTAT != nil && fields["residence_istat"] == "" {
-		problem, err := checkResidence(ctx, s.db, strings.TrimSpace(*in.ResidenceISTAT), now)
-		if err != nil {
-			return View{}, err
-		}
-		if problem != "" {
-			fields.Add("residence_istat", "%s", problem)
-		}
+	if err := s.checkResidenceField(ctx, in, fields, now); err != nil {
+		return View{}, err
 	}
 	if err := fields.Err(); err != nil {
 		return View{}, err
@@ -293,20 +294,4 @@ func (s *Service) Search(ctx context.Context, a tenants.Actor, requestID string,
 		return nil, err
 	}
 	return out, nil
-}
-
-func isUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i, r := range s {
-		if i == 8 || i == 13 || i == 18 || i == 23 {
-			if r != '-' {
-				return false
-			}
-		} else if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r >= 'A' && r <= 'F') {
-			return false
-		}
-	}
-	return true
 }

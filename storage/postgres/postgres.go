@@ -112,3 +112,26 @@ func Translate(err error) error {
 	}
 	return err
 }
+
+// IsUUID reports whether s is a UUID in its textual form. Ids from URLs are
+// checked with it before they reach a query, so that a malformed id is a
+// plain "not found" rather than a driver error.
+func IsUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
