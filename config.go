@@ -29,6 +29,9 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	SessionTTL      time.Duration
 	SessionIdle     time.Duration
+	// ReferralOverdueDays: a referral still requested after this many days
+	// is flagged overdue in the inboxes.
+	ReferralOverdueDays int
 }
 
 // envVar documents one variable: its name, default and meaning. The list
@@ -54,6 +57,7 @@ var envVars = []envVar{
 	{Name: "ATTIVI_SHUTDOWN_TIMEOUT", Default: "30s", Help: "how long in-flight requests may take to finish at shutdown"},
 	{Name: "ATTIVI_SESSION_TTL", Default: "12h", Help: "lifetime of a login session"},
 	{Name: "ATTIVI_SESSION_IDLE", Default: "30m", Help: "a session unused this long ends"},
+	{Name: "ATTIVI_REFERRAL_OVERDUE_DAYS", Default: "7", Help: "days after which a referral still waiting is flagged overdue"},
 }
 
 // need says which groups of settings a command requires.
@@ -115,6 +119,7 @@ func loadConfig(getenv func(string) string, n need) (Config, error) {
 	c.BodyLimit = positive("ATTIVI_BODY_LIMIT")
 	c.RequestTimeout = duration("ATTIVI_REQUEST_TIMEOUT")
 	c.ShutdownTimeout = duration("ATTIVI_SHUTDOWN_TIMEOUT")
+	c.ReferralOverdueDays = positive("ATTIVI_REFERRAL_OVERDUE_DAYS")
 	c.SessionTTL = duration("ATTIVI_SESSION_TTL")
 	c.SessionIdle = duration("ATTIVI_SESSION_IDLE")
 	if c.SessionIdle > c.SessionTTL && c.SessionTTL > 0 {
@@ -177,6 +182,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
 		slog.Duration("session_ttl", c.SessionTTL),
 		slog.Duration("session_idle", c.SessionIdle),
+		slog.Int("referral_overdue_days", c.ReferralOverdueDays),
 	)
 }
 

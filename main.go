@@ -23,8 +23,6 @@ import (
 	"attivi/migrations"
 	"attivi/policies"
 	"attivi/server"
-	"attivi/services/consents"
-	"attivi/services/people"
 	"attivi/storage/objects"
 	"attivi/storage/postgres"
 	"attivi/tenants"
@@ -319,25 +317,20 @@ func serve(ctx context.Context, env *environment, _ []string) error {
 	if err != nil {
 		return err
 	}
-	tenantStore := tenants.NewStore(db)
 
 	// The document store may be down at start: everything but documents
 	// works without it, so the bucket is ensured in the background until it
 	// succeeds, and /readyz says 503 meanwhile.
 	go ensureBucket(ctx, store, log)
 
-	app := server.New(context.WithoutCancel(ctx), server.Deps{
-		Logger: log,
+	app := server.New(context.WithoutCancel(ctx), server.Handlers(server.Wiring{
+		DB: db, Engine: engine, Identity: identity, Logger: log, Now: time.Now,
+		ReferralOverdueDays: cfg.ReferralOverdueDays,
 		Ready: []server.Check{
 			{Name: "postgres", Check: func(ctx context.Context) error { return postgres.Ping(ctx, db) }},
 			{Name: "minio", Check: store.Ready},
 		},
-		Tenants:  tenants.NewHandler(tenantStore),
-		Auth:     tenants.NewAuthHandler(identity, tenantStore, engine),
-		Policies: policies.NewHandler(engine),
-		Persons:  people.NewHandler(people.NewService(db, engine, time.Now, log)),
-		Consents: consents.NewHandler(consents.NewService(db, engine, time.Now)),
-	}, server.Options{
+	}), server.Options{
 		BodyLimit:       cfg.BodyLimit,
 		ReadTimeout:     server.DefaultOptions.ReadTimeout,
 		WriteTimeout:    server.DefaultOptions.WriteTimeout,

@@ -39,8 +39,10 @@ import (
 //	                   referral_recipient       R   identity status contact* employment* disability*
 //	                   conference               R   identity status contact* employment*
 //	placement_officer  status_observer          R   status disability*   (nothing else: DESIGN section 6)
-//	(Collocamento                               W   disability*          (L.68 verifications)
-//	 Mirato)           care_team, provider      R   identity status contact* employment* disability*
+//	(Collocamento                               W   disability           (records L.68 verifications: its own
+//	 Mirato)                                                              legal task, so no consent; reading
+//	                                                                      others' disability data needs it)
+//	                   care_team, provider      R   identity status contact* employment* disability*
 //	                                            W   employment* disability*
 //	                   referral_recipient       R   identity status contact* employment* disability*
 //	                   conference               R   identity status employment* disability*
@@ -57,6 +59,11 @@ import (
 //	employment_office  never health, never social
 //	training_agency    never health, never social
 //	coordinator        never health
+//
+// Observation rules (observers.go): which tenant kind gets the
+// status_observer link to the persons of which target group.
+//
+//	employment_office  observes target:disabile_l68
 //
 // A link's own ceiling (status_observer gives status and disability only) is
 // the absence of allow rows: a deny row on a link would also take away what
@@ -127,7 +134,9 @@ func DefaultRules() []Rule {
 
 	po := tenants.RolePlacementOfficer
 	grant(po, l(LinkStatusObserver), r, l(CatStatus, CatDisability))
-	grant(po, l(LinkStatusObserver), w, l(CatDisability))
+	// The office records L.68 verifications of its own registry (a legal
+	// task, L.68/1999): writing them needs no consent of the person.
+	out = append(out, Rule{Role: string(po), Relationship: LinkStatusObserver, Category: CatDisability, Action: ActWrite, Effect: Allow})
 	grant(po, team, r, l(CatIdentity, CatStatus, CatContact, CatEmployment, CatDisability))
 	grant(po, team, w, l(CatEmployment, CatDisability))
 	grant(po, recipient, r, l(CatIdentity, CatStatus, CatContact, CatEmployment, CatDisability))
@@ -152,6 +161,9 @@ func DefaultRules() []Rule {
 	ceiling(tenants.KindEmploymentOffice, CatHealth, CatSocial)
 	ceiling(tenants.KindTrainingAgency, CatHealth, CatSocial)
 	ceiling(tenants.KindCoordinator, CatHealth)
+
+	out = append(out, Rule{TenantKind: string(tenants.KindEmploymentOffice), Relationship: LinkStatusObserver,
+		Category: TargetPrefix + TargetDisabileL68, Action: ActObserve, Effect: Allow})
 	return out
 }
 

@@ -87,13 +87,15 @@ const kindPrefix = "kind:"
 
 // Rule is one row of the matrix. Either Role is set (what holders of the
 // role may do, or may never do) or TenantKind is (a network rule: a ceiling
-// on what tenants of that kind may ever receive, so always a deny).
+// on what tenants of that kind may ever receive, so a deny; or an
+// observation rule, action observe on a target group, which gives the kind
+// the status_observer link: see observers.go).
 type Rule struct {
 	Role         string `json:"role,omitempty"`
 	TenantKind   string `json:"tenant_kind,omitempty"`
 	Relationship string `json:"relationship"` // a link kind, "*" (any or none) or "-" (not about a person)
-	Category     string `json:"category"`     // a category, an object, or "*"
-	Action       string `json:"action"`       // an action or "*"
+	Category     string `json:"category"`     // a category, an object, "*", or target:<group> (observation)
+	Action       string `json:"action"`       // an action, "*", or observe (observation)
 	Consent      bool   `json:"consent_required"`
 	Effect       string `json:"effect"` // allow | deny
 }
@@ -159,19 +161,25 @@ func validateInto(f apperr.Fields, rules []Rule) {
 		case r.TenantKind != "" && !tenants.Kind(r.TenantKind).Valid():
 			bad("unknown tenant kind %q (kinds: %s)", r.TenantKind, joinKinds())
 		}
-		if !slices.Contains(Links, r.Relationship) && r.Relationship != Any && r.Relationship != NotAPerson {
-			bad("unknown relationship %q (relationships: %s, * for any or none, - for not about a person)", r.Relationship, strings.Join(Links, ", "))
-		}
-		if !slices.Contains(PersonCategories, r.Category) && !slices.Contains(ObjectCategories, r.Category) && r.Category != Any {
-			bad("unknown category %q (categories: %s, %s, or *)", r.Category, strings.Join(PersonCategories, ", "), strings.Join(ObjectCategories, ", "))
-		}
-		if !slices.Contains(Actions, r.Action) && r.Action != Any {
-			bad("unknown action %q (actions: %s, or *)", r.Action, strings.Join(Actions, ", "))
+		switch {
+		case r.isObservation(): // observers.go
+			problems = append(problems, r.observationProblems()...)
+		default:
+			if !slices.Contains(Links, r.Relationship) && r.Relationship != Any && r.Relationship != NotAPerson {
+				bad("unknown relationship %q (relationships: %s, * for any or none, - for not about a person)", r.Relationship, strings.Join(Links, ", "))
+			}
+			if !slices.Contains(PersonCategories, r.Category) && !slices.Contains(ObjectCategories, r.Category) && r.Category != Any {
+				bad("unknown category %q (categories: %s, %s, a target group %s<group> with action %s, or *)", r.Category,
+					strings.Join(PersonCategories, ", "), strings.Join(ObjectCategories, ", "), TargetPrefix, ActObserve)
+			}
+			if !slices.Contains(Actions, r.Action) && r.Action != Any {
+				bad("unknown action %q (actions: %s, %s for observation rules, or *)", r.Action, strings.Join(Actions, ", "), ActObserve)
+			}
 		}
 		switch r.Effect {
 		case Allow:
-			if r.TenantKind != "" {
-				bad("a network rule (tenant_kind) can only deny: what is allowed is given by roles")
+			if r.TenantKind != "" && !r.isObservation() {
+				bad("a network rule (tenant_kind) can only deny, or give a kind the status_observer link (action observe): what is allowed is given by roles")
 			}
 		case Deny:
 			if r.Consent {

@@ -6,19 +6,27 @@ package server
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/bytebufferpool"
 
+	"attivi/apperr"
+	"attivi/services/employers"
+	"attivi/services/pathways"
 	"attivi/services/people"
+	"attivi/services/referrals"
 	"attivi/tenants"
 )
 
 // Options are the HTTP limits of the server.
 type Options struct {
-	BodyLimit       int           // bytes; larger bodies are refused with 413
+	BodyLimit       int           // bytes; larger bodies are refused with 413, except on StreamBody routes
 	ReadTimeout     time.Duration // whole request, headers and body
 	WriteTimeout    time.Duration // whole response
 	IdleTimeout     time.Duration // keep-alive connections
@@ -44,13 +52,16 @@ type Check struct {
 
 // Deps are what the server needs from the rest of the program.
 type Deps struct {
-	Logger   *slog.Logger
-	Ready    []Check
-	Tenants  *tenants.Handler
-	Auth     *tenants.AuthHandler
-	Policies PolicyHandler
-	Persons  *people.Handler
-	Consents ConsentHandler
+	Logger    *slog.Logger
+	Ready     []Check
+	Tenants   *tenants.Handler
+	Auth      *tenants.AuthHandler
+	Policies  PolicyHandler
+	Persons   *people.Handler
+	Consents  ConsentHandler
+	Referrals *referrals.Handler
+	Pathways  *pathways.Handler
+	Employers *employers.Handler
 }
 
 // ConsentHandler is what the consents service serves.
@@ -82,11 +93,16 @@ func New(base context.Context, d Deps, o Options) *fiber.App {
 		ErrorHandler:          errorHandler(d.Logger),
 		DisableStartupMessage: true,
 		ReadBufferSize:        16 << 10,
+		// Bodies are not read before the handlers run: LimitBodies reads
+		// them (up to BodyLimit) for every route but those named StreamBody,
+		// whose handlers stream them.
+		StreamRequestBody: true,
 	})
 	app.Use(
 		recoverPanics(d.Logger),
 		requestID(),
 		accessLog(d.Logger),
+		LimitBodies(app, o.BodyLimit),
 		requestContext(base, o.RequestTimeout),
 	)
 	routes(app, d)
@@ -112,4 +128,161 @@ func Serve(ctx context.Context, app *fiber.App, ln net.Listener, timeout time.Du
 	}
 	log.Info("server stopped")
 	return nil
+}
+
+// StreamBody is the route name that marks a route whose handler reads the
+// request body itself, as a stream, and enforces its own size limit (an
+// upload): routes.go writes
+//
+//	authed.Put("/consents/:id/document", d.Documents.Upload).Name(StreamBody)
+//
+// Only static segments and :params are allowed in such a route's path.
+const StreamBody = "attivi.stream-body"
+
+// What is drained of a body a handler refused, so that the client, still
+// sending, reads the answer instead of a reset connection: up to these many
+// bytes, within this time. Beyond, the connection is closed.
+const (
+	jsonDrainBytes   = 8 << 20
+	jsonDrainTime    = 2 * time.Second
+	streamDrainBytes = 64 << 20
+	streamDrainTime  = 10 * time.Second
+)
+
+// LimitBodies is the body limit of an app run with StreamRequestBody, where
+// fasthttp no longer refuses large bodies itself (it streams them instead)
+// and Ctx.Body() would read a streamed body whole, however large.
+//
+// On every route but the StreamBody ones it reads the body before the
+// handler runs, up to limit bytes: a larger one (by Content-Length, or
+// counted, when chunked) is refused with 413, and the connection closed once
+// a bounded part of the rest is drained. On StreamBody routes it leaves the
+// body to the handler and, after it, drains what the handler left unread
+// (closing the connection when that is too much), so that no leftover byte
+// is ever read as the next request, no later Body() call (the access log's)
+// reads a body the handler refused, and a client still sending a refused
+// upload reads the answer rather than a reset connection.
+func LimitBodies(app *fiber.App, limit int) fiber.Handler {
+	var (
+		once     sync.Once
+		streamed []routePattern
+	)
+	return func(c *fiber.Ctx) error {
+		// The routes are known once the app serves.
+		once.Do(func() { streamed = streamedRoutes(app) })
+		if c.Context().RequestBodyStream() == nil {
+			return c.Next() // no body: neither Content-Length nor chunked
+		}
+		for _, r := range streamed {
+			if r.match(c.Method(), c.Path()) {
+				defer finishStream(c)
+				return c.Next()
+			}
+		}
+		if err := readBody(c, limit); err != nil {
+			return err
+		}
+		return c.Next()
+	}
+}
+
+// readBody reads the streamed body into the request, up to limit bytes.
+func readBody(c *fiber.Ctx, limit int) error {
+	req := c.Request()
+	stream := c.Context().RequestBodyStream()
+	tooLarge := func() error {
+		drain(c, stream, jsonDrainBytes, jsonDrainTime)
+		c.Context().SetConnectionClose()
+		req.ResetBody()
+		return apperr.New(apperr.TooLarge, "the request body is larger than the limit of %d bytes", limit)
+	}
+	if req.Header.ContentLength() > limit {
+		return tooLarge()
+	}
+	buf := bytebufferpool.Get()
+	defer bytebufferpool.Put(buf)
+	n, err := io.Copy(buf, io.LimitReader(stream, int64(limit)+1))
+	if n > int64(limit) {
+		return tooLarge()
+	}
+	if err != nil {
+		c.Context().SetConnectionClose()
+		req.ResetBody()
+		return apperr.Wrap(err, apperr.Malformed, "the request body could not be read")
+	}
+	req.SetBody(buf.B) // copies, and releases the stream
+	return nil
+}
+
+// finishStream drains what the handler of a streamed route left of the
+// body, or closes the connection, and drops the stream.
+func finishStream(c *fiber.Ctx) {
+	stream := c.Context().RequestBodyStream()
+	if stream == nil {
+		return
+	}
+	if !drain(c, stream, streamDrainBytes, streamDrainTime) {
+		c.Context().SetConnectionClose()
+	}
+	c.Request().ResetBody()
+}
+
+// drain reads and discards the rest of a body, up to max bytes and within
+// d, and reports whether it reached its end.
+func drain(c *fiber.Ctx, stream io.Reader, max int64, d time.Duration) bool {
+	if conn := c.Context().Conn(); conn != nil {
+		// A client that stopped sending does not hold the connection.
+		_ = conn.SetReadDeadline(time.Now().Add(d))
+	}
+	n, err := io.CopyN(io.Discard, stream, max+1)
+	return err == io.EOF && n <= max
+}
+
+// routePattern is the method and path of a StreamBody route, split in
+// segments; ":name" matches any one segment. Matching is case-insensitive
+// and ignores a trailing slash, like Fiber's default routing, so that no
+// request reaches a streamed handler without being known as streamed.
+type routePattern struct {
+	method   string
+	segments []string
+}
+
+func streamedRoutes(app *fiber.App) []routePattern {
+	var out []routePattern
+	for _, r := range app.GetRoutes(true) {
+		if r.Name != StreamBody {
+			continue
+		}
+		if strings.ContainsAny(r.Path, "*+?") {
+			panic("server: a StreamBody route may only have static segments and :params, not " + r.Path)
+		}
+		out = append(out, routePattern{method: r.Method, segments: splitPath(r.Path)})
+	}
+	return out
+}
+
+func splitPath(p string) []string {
+	return strings.Split(strings.Trim(p, "/"), "/")
+}
+
+func (r routePattern) match(method, path string) bool {
+	if method != r.method {
+		return false
+	}
+	segs := splitPath(path)
+	if len(segs) != len(r.segments) {
+		return false
+	}
+	for i, s := range r.segments {
+		if strings.HasPrefix(s, ":") {
+			if segs[i] == "" {
+				return false
+			}
+			continue
+		}
+		if !strings.EqualFold(s, segs[i]) {
+			return false
+		}
+	}
+	return true
 }

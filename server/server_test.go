@@ -22,8 +22,6 @@ import (
 	"attivi/policies"
 	"attivi/server"
 	"attivi/server/httpx"
-	"attivi/services/consents"
-	"attivi/services/people"
 	"attivi/storage/postgres/pgtest"
 	"attivi/tenants"
 )
@@ -101,15 +99,9 @@ func newFixtureOn(t *testing.T, db *sqlx.DB, opts server.Options, checks ...serv
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := server.New(context.Background(), server.Deps{
-		Logger:   log,
-		Ready:    checks,
-		Tenants:  tenants.NewHandler(store),
-		Auth:     tenants.NewAuthHandler(identity, store, engine),
-		Policies: policies.NewHandler(engine),
-		Persons:  people.NewHandler(people.NewService(db, engine, time.Now, log)),
-		Consents: consents.NewHandler(consents.NewService(db, engine, time.Now)),
-	}, opts)
+	app := server.New(context.Background(), server.Handlers(server.Wiring{
+		DB: db, Engine: engine, Identity: identity, Logger: log, Now: time.Now, Ready: checks,
+	}), opts)
 	return &fixture{app: app, logs: logs, db: db, identity: identity, engine: engine, clock: clock}
 }
 

@@ -81,9 +81,12 @@ func (s *Service) Register(ctx context.Context, a tenants.Actor, requestID strin
 			return err
 		}
 		p.ID = id
-		_, err = policies.AddLink(ctx, tx, policies.LinkInput{PersonID: id, TenantID: a.TenantID, Kind: policies.LinkOwner,
-			Source: "registration", CreatedBy: &a.UserID})
-		return err
+		if _, err = policies.AddLink(ctx, tx, policies.LinkInput{PersonID: id, TenantID: a.TenantID, Kind: policies.LinkOwner,
+			Source: "registration", CreatedBy: &a.UserID}); err != nil {
+			return err
+		}
+		// The network rules' status_observer links (the employment office for L.68 participants).
+		return s.engine.SyncObservers(ctx, tx, id, p.TargetGroup)
 	})
 	if apperr.Is(err, apperr.Conflict) { // registered by someone else in the meantime
 		if err := s.refuseKnown(ctx, fc.Code); err != nil {
@@ -262,8 +265,10 @@ func (s *Service) Update(ctx context.Context, a tenants.Actor, requestID, id str
 			}
 		}
 		err := postgres.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
-			_, err := updatePerson(ctx, tx, next, version)
-			return err
+			if _, err := updatePerson(ctx, tx, next, version); err != nil || next.TargetGroup == cur.TargetGroup {
+				return err
+			}
+			return s.engine.SyncObservers(ctx, tx, id, next.TargetGroup)
 		})
 		if err != nil {
 			return View{}, err

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 
 	"attivi/apperr"
 	"attivi/policies"
@@ -161,78 +160,6 @@ type Summary struct {
 	SortGiven      string    `db:"sort_given"`
 }
 
-// visibleSQL turns the Casbin part of the decision for a category (the
-// ListFilter, computed once per request) into a SQL condition on p.id for
-// the acting tenant $1 of kind tenantKind: the same rule as ListFilter.Allows, so a
-// person appears in a list exactly when the per-record decision allows the
-// category. It returns the condition and its arguments, numbered from next.
-func visibleSQL(f policies.ListFilter, category, tenantKind string, next int) (string, []any) {
-	var anyNoConsent, anyConsent bool
-	var kinds, consentKinds, denyKinds []string
-	for _, t := range f.Allow {
-		if t.Category != category {
-			continue
-		}
-		switch {
-		case t.Relationship == policies.Any && !t.Consent:
-			anyNoConsent = true
-		case t.Relationship == policies.Any:
-			anyConsent = true
-		case !t.Consent:
-			kinds = append(kinds, t.Relationship)
-		default:
-			consentKinds = append(consentKinds, t.Relationship)
-		}
-	}
-	for _, t := range f.Deny {
-		if t.Category == category {
-			denyKinds = append(denyKinds, t.Relationship)
-		}
-	}
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", next+len(args)-1)
-	}
-	cat := arg(category)
-	link := func(ks []string) string {
-		return `EXISTS (SELECT 1 FROM person_links l WHERE l.person_id = p.id AND l.tenant_id = $1 AND ` + linkActive +
-			` AND l.kind = ANY(` + arg(pq.Array(ks)) + `) AND (l.scope IS NULL OR ` + cat + ` = ANY(l.scope)))`
-	}
-	granted := func() string {
-		return `EXISTS (SELECT 1 FROM consent_grants g WHERE g.person_id = p.id AND (g.grantee_tenant_id = $1 OR g.grantee_kind = ` +
-			arg(tenantKind) + `) AND ` + grantActive + ` AND ` + cat + ` = ANY(g.categories))`
-	}
-	var ways []string
-	switch {
-	case anyNoConsent:
-		ways = append(ways, "TRUE")
-	default:
-		if len(kinds) > 0 {
-			ways = append(ways, link(kinds))
-		}
-		if anyConsent {
-			ways = append(ways, granted())
-		} else if len(consentKinds) > 0 {
-			ways = append(ways, "("+link(consentKinds)+" AND "+granted()+")")
-		}
-	}
-	if len(ways) == 0 {
-		return "FALSE", nil
-	}
-	cond := "(" + strings.Join(ways, " OR ") + ")"
-	if len(denyKinds) > 0 {
-		cond = "(" + cond + " AND NOT " + link(denyKinds) + ")"
-	}
-	return cond, args
-}
-
-// The same conditions as policies' activeLink and activeGrant.
-const (
-	linkActive  = `l.ended_at IS NULL AND l.valid_from <= now() AND (l.valid_until IS NULL OR l.valid_until > now())`
-	grantActive = policies.ActiveGrantSQL
-)
-
 // SearchParams select a page of persons.
 type SearchParams struct {
 	Query string
@@ -244,7 +171,7 @@ type SearchParams struct {
 
 func search(ctx context.Context, q sqlx.QueryerContext, tenantID, tenantKind string, f policies.ListFilter, p SearchParams) ([]Summary, error) {
 	args := []any{tenantID}
-	cond, condArgs := visibleSQL(f, "identity", tenantKind, 2)
+	cond, condArgs := f.SQL("identity", tenantKind, "p.id", "$1", 2)
 	if cond == "FALSE" { // the roles may not read identity through any link
 		return nil, nil
 	}

@@ -126,7 +126,7 @@ func TestListVisibilityEqualsDecision(t *testing.T) {
 	for _, a := range actors {
 		f := engine.ListFilter(a, policies.ActRead)
 		for _, cat := range policies.PersonCategories {
-			cond, args := visibleSQL(f, cat, string(a.TenantKind), 2)
+			cond, args := f.SQL(cat, string(a.TenantKind), "p.id", "$1", 2)
 			var listed []string
 			if cond == "FALSE" {
 				cond, args = "FALSE AND $1::uuid IS NULL", nil

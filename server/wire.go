@@ -1,0 +1,75 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"attivi/policies"
+	"attivi/services/consents"
+	"attivi/services/employers"
+	"attivi/services/pathways"
+	"attivi/services/people"
+	"attivi/services/referrals"
+	"attivi/tenants"
+)
+
+// Wiring is what the services are built from: the program (attivi serve)
+// and the tests build the same server with it.
+type Wiring struct {
+	DB                  *sqlx.DB
+	Engine              *policies.Engine
+	Identity            *tenants.Identity
+	Logger              *slog.Logger
+	Now                 func() time.Time
+	ReferralOverdueDays int
+	Ready               []Check
+}
+
+// Handlers builds every service and its handlers.
+func Handlers(w Wiring) Deps {
+	tenantStore := tenants.NewStore(w.DB)
+	refs := referrals.NewService(w.DB, w.Engine, w.Now, w.ReferralOverdueDays)
+	refs.WithPath(statusPath(w.DB, w.Now, refs))
+	paths := pathways.NewService(w.DB, w.Engine, w.Now)
+	return Deps{
+		Logger:    w.Logger,
+		Ready:     w.Ready,
+		Tenants:   tenants.NewHandler(tenantStore),
+		Auth:      tenants.NewAuthHandler(w.Identity, tenantStore, w.Engine),
+		Policies:  policies.NewHandler(w.Engine),
+		Persons:   people.NewHandler(people.NewService(w.DB, w.Engine, w.Now, w.Logger)),
+		Consents:  consents.NewHandler(consents.NewService(w.DB, w.Engine, w.Now)),
+		Referrals: referrals.NewHandler(refs),
+		Pathways:  pathways.NewHandler(paths),
+		Employers: employers.NewHandler(employers.NewService(w.DB, w.Engine, paths, w.Now)),
+	}
+}
+
+// statusPath is where a person stands for the status view: the stage and
+// placement the pathways record, or, before the path has started there,
+// what the person's referrals say.
+func statusPath(db *sqlx.DB, now func() time.Time, refs *referrals.Service) referrals.PathSource {
+	return func(ctx context.Context, personID string) (referrals.Path, error) {
+		st, found, err := pathways.CurrentStage(ctx, db, personID)
+		if err != nil {
+			return referrals.Path{}, err
+		}
+		if !found {
+			return refs.ReferralPath(ctx, personID)
+		}
+		since := st.Since
+		p := referrals.Path{Enrolled: true, Stage: st.Stage, StageSince: &since, Active: st.Stage != "closed", Source: "pathways"}
+		pl, found, err := pathways.CurrentPlacement(ctx, db, personID, now())
+		if err != nil {
+			return referrals.Path{}, err
+		}
+		if found {
+			end := pl.PlannedEndOn
+			p.Placement = &referrals.Placement{Kind: pl.Kind, StartDate: pl.StartOn, EndDate: &end}
+		}
+		return p, nil
+	}
+}
