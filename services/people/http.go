@@ -207,7 +207,7 @@ func (h *Handler) List(c *fiber.Ctx) error {
 	if len(q) > 100 {
 		return &apperr.Error{Code: apperr.Malformed, Message: "the search is too long", Fields: map[string]string{"q": "must be at most 100 characters"}}
 	}
-	p := SearchParams{Query: q, Limit: page.Limit + 1}
+	p := SearchParams{Query: q, Limit: page.Limit}
 	if page.After != "" {
 		parts := strings.Split(page.After, "\x00")
 		if len(parts) != 3 || !postgres.IsUUID(parts[2]) {
@@ -215,7 +215,7 @@ func (h *Handler) List(c *fiber.Ctx) error {
 		}
 		copy(p.After[:], parts)
 	}
-	rows, err := h.svc.Search(c.UserContext(), a, httpx.RequestID(c.UserContext()), p)
+	rows, more, err := h.svc.Search(c.UserContext(), a, httpx.RequestID(c.UserContext()), p)
 	if err != nil {
 		return err
 	}
@@ -226,7 +226,11 @@ func (h *Handler) List(c *fiber.Ctx) error {
 			BirthDate: r.BirthDate.Format(time.DateOnly), ResidenceISTAT: r.ResidenceISTAT}
 		keys[r.ID] = r.SortFamily + "\x00" + r.SortGiven + "\x00" + r.ID
 	}
-	return c.JSON(httpx.NewList(items, page.Limit, func(s SummaryJSON) string { return keys[s.ID] }))
+	list := httpx.List[SummaryJSON]{Items: items}
+	if more {
+		list.NextCursor = httpx.EncodeCursor(keys[items[len(items)-1].ID])
+	}
+	return c.JSON(list)
 }
 
 type linkRequest struct {

@@ -239,7 +239,7 @@ func TestCrossTenantVisibility(t *testing.T) {
 	if _, err := e.svc.Get(ctx, coach, "", id, ""); apperr.CodeOf(err) != apperr.NotFound {
 		t.Errorf("no link: %v, want not_found", err)
 	}
-	if list, _ := e.svc.Search(ctx, coach, "", people.SearchParams{Query: "rossi", Limit: 10}); len(list) != 0 {
+	if list, _, _ := e.svc.Search(ctx, coach, "", people.SearchParams{Query: "rossi", Limit: 10}); len(list) != 0 {
 		t.Errorf("no link: the search shows %d persons, want 0", len(list))
 	}
 
@@ -252,7 +252,7 @@ func TestCrossTenantVisibility(t *testing.T) {
 	if !got.Has("identity") || !got.Has("status") || got.Has("contact") || got.Has("health") {
 		t.Errorf("care team without consent reads %v, want identity and status, not contact or health", got.Readable)
 	}
-	if list, _ := e.svc.Search(ctx, coach, "", people.SearchParams{Query: "rossi", Limit: 10}); len(list) != 1 {
+	if list, _, _ := e.svc.Search(ctx, coach, "", people.SearchParams{Query: "rossi", Limit: 10}); len(list) != 1 {
 		t.Errorf("care team: the search shows %d persons, want 1", len(list))
 	}
 
@@ -347,29 +347,40 @@ func TestSearchAndPagination(t *testing.T) {
 			t.Fatalf("register %s: %v", name, err)
 		}
 	}
-	list, err := e.svc.Search(ctx, owner, "", people.SearchParams{Query: "ross", Limit: 10})
+	list, _, err := e.svc.Search(ctx, owner, "", people.SearchParams{Query: "ross", Limit: 10})
 	if err != nil || len(list) != 1 || list[0].FamilyName != "Rossi" {
 		t.Errorf("search ross: %v %v, want Rossi only (not Russo)", list, err)
 	}
-	list, _ = e.svc.Search(ctx, owner, "", people.SearchParams{Query: "RSSMRA85", Limit: 10})
+	list, _, _ = e.svc.Search(ctx, owner, "", people.SearchParams{Query: "RSSMRA85", Limit: 10})
 	if len(list) != 1 {
 		t.Errorf("search by fiscal code prefix: %d results, want 1", len(list))
 	}
-	list, _ = e.svc.Search(ctx, owner, "", people.SearchParams{Query: "anna", Limit: 10})
+	list, _, _ = e.svc.Search(ctx, owner, "", people.SearchParams{Query: "anna", Limit: 10})
 	if len(list) != 5 {
 		t.Errorf("search anna: %d results, want 5", len(list))
 	}
+	countLogged := func() int {
+		var n int
+		if err := e.db.Get(&n, `SELECT count(*) FROM access_log WHERE action = 'list'`); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	loggedBefore := countLogged()
 	var seen []string
 	p := people.SearchParams{Limit: 2}
 	for range 10 {
-		page, err := e.svc.Search(ctx, owner, "", p)
+		page, more, err := e.svc.Search(ctx, owner, "", p)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, s := range page {
 			seen = append(seen, s.FamilyName)
 		}
-		if len(page) < 2 {
+		if len(page) > 2 {
+			t.Fatalf("a page of 2 has %d persons", len(page))
+		}
+		if !more {
 			break
 		}
 		last := page[len(page)-1]
@@ -379,7 +390,10 @@ func TestSearchAndPagination(t *testing.T) {
 	if !slices.Equal(seen, want) {
 		t.Errorf("pages gave %v, want %v", seen, want)
 	}
-	if list, _ := e.svc.Search(ctx, owner, "", people.SearchParams{Query: `%_\`, Limit: 10}); len(list) != 0 {
+	if got := countLogged() - loggedBefore; got != len(want) {
+		t.Errorf("paging through %d persons logged %d list reads, want one per person shown", len(want), got)
+	}
+	if list, _, _ := e.svc.Search(ctx, owner, "", people.SearchParams{Query: `%_\`, Limit: 10}); len(list) != 0 {
 		t.Errorf("LIKE wildcards in the query matched %d persons", len(list))
 	}
 }
@@ -402,7 +416,7 @@ func TestAccessLogExplanationAndTamper(t *testing.T) {
 	if _, err := e.svc.Get(ctx, owner, "r3", id, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.Search(ctx, owner, "r4", people.SearchParams{Limit: 10}); err != nil {
+	if _, _, err := e.svc.Search(ctx, owner, "r4", people.SearchParams{Limit: 10}); err != nil {
 		t.Fatal(err)
 	}
 	lines, err := e.svc.AccessLog(ctx, dpo, "r5", id, 0, 50)

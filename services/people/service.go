@@ -282,21 +282,27 @@ func (s *Service) Update(ctx context.Context, a tenants.Actor, requestID, id str
 	return s.view(ctx, a, id, "")
 }
 
-// Search lists the persons whose identity the actor may read, matching the
-// query (a name, or the start of a fiscal code), in name order. Each person
-// returned is written to the access log.
-func (s *Service) Search(ctx context.Context, a tenants.Actor, requestID string, p SearchParams) ([]Summary, error) {
+// Search lists a page of the persons whose identity the actor may read,
+// matching the query (a name, or the start of a fiscal code), in name order,
+// and says whether more follow. Each person shown is written to the access
+// log (the look-ahead row that tells about a next page is not shown, so not
+// logged).
+func (s *Service) Search(ctx context.Context, a tenants.Actor, requestID string, p SearchParams) ([]Summary, bool, error) {
 	f := s.engine.ListFilter(a, policies.ActRead)
 	out, err := search(ctx, s.db, a.TenantID, string(a.TenantKind), f, p)
 	if err != nil {
-		return nil, err
+		return nil, false, err
+	}
+	more := len(out) > p.Limit
+	if more {
+		out = out[:p.Limit]
 	}
 	entries := make([]policies.Entry, len(out))
 	for i, sm := range out {
 		entries[i] = policies.Entry{PersonID: sm.ID, Action: policies.LogList, Categories: []string{policies.CatIdentity}, Allow: true}
 	}
 	if err := s.logAccess(ctx, a, requestID, entries...); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return out, nil
+	return out, more, nil
 }
