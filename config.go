@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"attivi/services/consents"
 )
 
 // Config is every setting of the program, read once at start from ATTIVI_*
@@ -32,6 +34,11 @@ type Config struct {
 	// ReferralOverdueDays: a referral still requested after this many days
 	// is flagged overdue in the inboxes.
 	ReferralOverdueDays int
+	// Consent documents: the largest accepted, the years of retention after
+	// the consent's last day, the age at which an unfinished upload is swept.
+	DocumentMaxBytes       int64
+	DocumentRetentionYears int
+	DocumentSweepGrace     time.Duration
 }
 
 // envVar documents one variable: its name, default and meaning. The list
@@ -58,6 +65,9 @@ var envVars = []envVar{
 	{Name: "ATTIVI_SESSION_TTL", Default: "12h", Help: "lifetime of a login session"},
 	{Name: "ATTIVI_SESSION_IDLE", Default: "30m", Help: "a session unused this long ends"},
 	{Name: "ATTIVI_REFERRAL_OVERDUE_DAYS", Default: "7", Help: "days after which a referral still waiting is flagged overdue"},
+	{Name: "ATTIVI_DOCUMENT_MAX_BYTES", Default: "52428800", Help: "largest signed consent document accepted, in bytes (413 beyond)"},
+	{Name: "ATTIVI_DOCUMENT_RETENTION_YEARS", Default: "10", Help: "years after a consent's last valid day its documents stay under object lock"},
+	{Name: "ATTIVI_DOCUMENT_SWEEP_GRACE", Default: "1h", Help: "age at which an unfinished document upload is swept (more than 30m)"},
 }
 
 // need says which groups of settings a command requires.
@@ -120,6 +130,12 @@ func loadConfig(getenv func(string) string, n need) (Config, error) {
 	c.RequestTimeout = duration("ATTIVI_REQUEST_TIMEOUT")
 	c.ShutdownTimeout = duration("ATTIVI_SHUTDOWN_TIMEOUT")
 	c.ReferralOverdueDays = positive("ATTIVI_REFERRAL_OVERDUE_DAYS")
+	c.DocumentMaxBytes = int64(positive("ATTIVI_DOCUMENT_MAX_BYTES"))
+	c.DocumentRetentionYears = positive("ATTIVI_DOCUMENT_RETENTION_YEARS")
+	c.DocumentSweepGrace = duration("ATTIVI_DOCUMENT_SWEEP_GRACE")
+	if c.DocumentSweepGrace > 0 && c.DocumentSweepGrace <= consents.UploadTimeout {
+		bad("ATTIVI_DOCUMENT_SWEEP_GRACE", "must be longer than an upload may last (%s), not %s", consents.UploadTimeout, c.DocumentSweepGrace)
+	}
 	c.SessionTTL = duration("ATTIVI_SESSION_TTL")
 	c.SessionIdle = duration("ATTIVI_SESSION_IDLE")
 	if c.SessionIdle > c.SessionTTL && c.SessionTTL > 0 {
@@ -183,6 +199,9 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("session_ttl", c.SessionTTL),
 		slog.Duration("session_idle", c.SessionIdle),
 		slog.Int("referral_overdue_days", c.ReferralOverdueDays),
+		slog.Int64("document_max_bytes", c.DocumentMaxBytes),
+		slog.Int("document_retention_years", c.DocumentRetentionYears),
+		slog.Duration("document_sweep_grace", c.DocumentSweepGrace),
 	)
 }
 

@@ -23,6 +23,8 @@ import (
 	"attivi/migrations"
 	"attivi/policies"
 	"attivi/server"
+	"attivi/services/consents"
+	"attivi/services/people"
 	"attivi/storage/objects"
 	"attivi/storage/postgres"
 	"attivi/tenants"
@@ -89,6 +91,8 @@ func commands() []command {
 				"Recomputes the hash of every access-log row and its link to the previous one, and\n" +
 				"reports altered, removed or reordered rows. Exits non-zero when the chain is broken.",
 			need: need{db: true}, run: audit},
+		{name: "storage", summary: "sweep dead uploads, verify the consent documents (attivi storage --help)",
+			detail: storageDetail, need: need{db: true, s3: true}, run: storage},
 		{name: "version", summary: "print the version and exit", run: printVersion},
 	}
 }
@@ -323,9 +327,17 @@ func serve(ctx context.Context, env *environment, _ []string) error {
 	// succeeds, and /readyz says 503 meanwhile.
 	go ensureBucket(ctx, store, log)
 
+	docs, err := consents.NewDocuments(consents.NewService(db, engine, time.Now), people.NewService(db, engine, time.Now, log), store,
+		consents.DocumentConfig{MaxBytes: cfg.DocumentMaxBytes, RetentionYears: cfg.DocumentRetentionYears, SweepGrace: cfg.DocumentSweepGrace}, log)
+	if err != nil {
+		return err
+	}
+	go docs.Janitor().Run(ctx, 10*time.Minute) // dead uploads, in the background
+
 	app := server.New(context.WithoutCancel(ctx), server.Handlers(server.Wiring{
 		DB: db, Engine: engine, Identity: identity, Logger: log, Now: time.Now,
 		ReferralOverdueDays: cfg.ReferralOverdueDays,
+		Documents:           docs,
 		Ready: []server.Check{
 			{Name: "postgres", Check: func(ctx context.Context) error { return postgres.Ping(ctx, db) }},
 			{Name: "minio", Check: store.Ready},

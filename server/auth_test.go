@@ -49,7 +49,7 @@ func (f *fixture) call(t *testing.T, method, path, token, tenant, body string, h
 	}
 	resp, raw := f.do(t, req)
 	var m map[string]any
-	if len(raw) > 0 {
+	if len(raw) > 0 && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		if err := json.Unmarshal(raw, &m); err != nil {
 			t.Fatalf("%s %s: body is not JSON: %s", method, path, raw)
 		}

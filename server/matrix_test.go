@@ -53,6 +53,14 @@ var matrix = []matrixEndpoint{
 		expect: map[string]string{"unlinked": "404", "noconsent": "403", "excluded": "403", "right": "201"}},
 	{name: "read a consent", method: "GET", path: "/api/v1/consents/{consent}", expect: map[string]string{
 		"unlinked": "404", "noconsent": "404", "excluded": "200", "right": "200"}},
+	// The consent's signed form: uploaded by the owner of the record only;
+	// read whole (it names every grantee) by the owner or the recorder only.
+	{name: "upload a consent's signed form", method: "PUT", path: "/api/v1/consents/{consent}/document", body: "%PDF-1.4\n%firmato\n", expect: map[string]string{
+		"unlinked": "404", "noconsent": "404", "excluded": "403", "right": "201"}},
+	{name: "download a consent's signed form", method: "GET", path: "/api/v1/consents/{consent}/document", expect: map[string]string{
+		"unlinked": "404", "noconsent": "404", "excluded": "404", "right": "200"}},
+	{name: "ready-to-sign consent form", method: "GET", path: "/api/v1/consents/{consent}/form.pdf", expect: map[string]string{
+		"unlinked": "404", "noconsent": "404", "excluded": "404", "right": "200"}},
 
 	// Referrals, the status view and L.68 verifications.
 	{name: "status view", method: "GET", path: "/api/v1/persons/{person}/status", expect: map[string]string{

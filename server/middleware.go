@@ -113,8 +113,8 @@ func logAccess(log *slog.Logger, c *fiber.Ctx, start time.Time, status int) {
 		slog.String("path", c.Path()),
 		slog.Int("status", status),
 		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
-		slog.Int("bytes_in", len(c.Request().Body())),
-		slog.Int("bytes_out", len(c.Response().Body())),
+		slog.Int("bytes_in", max(c.Request().Header.ContentLength(), 0)),
+		slog.Int("bytes_out", bytesOut(c)),
 		slog.String("tenant", localString(c, httpx.LocalTenant)),
 		slog.String("user_id", localString(c, httpx.LocalUserID)),
 	)
@@ -130,4 +130,13 @@ func requestContext(base context.Context, timeout time.Duration) fiber.Handler {
 		c.SetUserContext(ctx)
 		return c.Next()
 	}
+}
+
+// bytesOut is the size of the response. A streamed one (a download) is not
+// read to be measured: Body() would read it into memory whole.
+func bytesOut(c *fiber.Ctx) int {
+	if c.Response().IsBodyStream() {
+		return max(c.Response().Header.ContentLength(), 0)
+	}
+	return len(c.Response().Body())
 }

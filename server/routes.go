@@ -40,6 +40,9 @@ func routes(app *fiber.App, d Deps) {
 	authed.Post("/persons/:id/consents", d.Consents.Create)
 	authed.Get("/consents/:id", d.Consents.Get)
 	authed.Post("/consents/:id/revoke", d.Consents.Revoke)
+	authed.Put("/consents/:id/document", d.Documents.Upload).Name(StreamBody)
+	authed.Get("/consents/:id/document", d.Documents.Download)
+	authed.Get("/consents/:id/form.pdf", d.Documents.Form)
 
 	authed.Post("/referrals", d.Referrals.Create)
 	authed.Get("/referrals", d.Referrals.List)

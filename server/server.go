@@ -17,6 +17,7 @@ import (
 	"github.com/valyala/bytebufferpool"
 
 	"attivi/apperr"
+	"attivi/services/consents"
 	"attivi/services/employers"
 	"attivi/services/pathways"
 	"attivi/services/people"
@@ -62,6 +63,7 @@ type Deps struct {
 	Referrals *referrals.Handler
 	Pathways  *pathways.Handler
 	Employers *employers.Handler
+	Documents *consents.DocumentHandler
 }
 
 // ConsentHandler is what the consents service serves.

@@ -22,6 +22,9 @@ import (
 	"attivi/policies"
 	"attivi/server"
 	"attivi/server/httpx"
+	"attivi/services/consents"
+	"attivi/services/people"
+	"attivi/storage/objects/objtest"
 	"attivi/storage/postgres/pgtest"
 	"attivi/tenants"
 )
@@ -99,8 +102,13 @@ func newFixtureOn(t *testing.T, db *sqlx.DB, opts server.Options, checks ...serv
 	if err != nil {
 		t.Fatal(err)
 	}
+	docs, err := consents.NewDocuments(consents.NewService(db, engine, time.Now), people.NewService(db, engine, time.Now, log),
+		objtest.New(t), consents.DocumentConfig{MaxBytes: 8 << 20, RetentionYears: 10, SweepGrace: time.Hour}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
 	app := server.New(context.Background(), server.Handlers(server.Wiring{
-		DB: db, Engine: engine, Identity: identity, Logger: log, Now: time.Now, Ready: checks,
+		DB: db, Engine: engine, Identity: identity, Logger: log, Now: time.Now, Ready: checks, Documents: docs,
 	}), opts)
 	return &fixture{app: app, logs: logs, db: db, identity: identity, engine: engine, clock: clock}
 }

@@ -26,6 +26,7 @@ type Wiring struct {
 	Now                 func() time.Time
 	ReferralOverdueDays int
 	Ready               []Check
+	Documents           *consents.Documents
 }
 
 // Handlers builds every service and its handlers.
@@ -45,6 +46,7 @@ func Handlers(w Wiring) Deps {
 		Referrals: referrals.NewHandler(refs),
 		Pathways:  pathways.NewHandler(paths),
 		Employers: employers.NewHandler(employers.NewService(w.DB, w.Engine, paths, w.Now)),
+		Documents: consents.NewDocumentHandler(w.Documents),
 	}
 }
 
