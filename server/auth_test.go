@@ -317,3 +317,26 @@ func TestPolicyChangeReachesAnotherInstance(t *testing.T) {
 		t.Errorf("a PUT with a stale version: %d, want 409", status)
 	}
 }
+
+// The calendar feed is reached without a session, by its secret URL only,
+// and stops at once when the secret is revoked.
+func TestCalendarFeedThroughTheServer(t *testing.T) {
+	f := newFixture(t, server.DefaultOptions)
+	f.user(t, "comune-pelago", "anna@pelago.example", "social_worker")
+	tok := f.login(t, "anna@pelago.example")
+	status, body := f.call(t, "POST", "/api/v1/me/calendar-secret", tok, "", "")
+	if status != 201 {
+		t.Fatalf("new secret: %d %v", status, body)
+	}
+	url := body["url"].(string)
+	resp, raw := f.do(t, httptest.NewRequest("GET", url, nil))
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/calendar") || !strings.Contains(string(raw), "BEGIN:VCALENDAR") {
+		t.Fatalf("feed: %d %s %q", resp.StatusCode, resp.Header.Get("Content-Type"), raw)
+	}
+	if status, _ := f.call(t, "DELETE", "/api/v1/me/calendar-secret", tok, "", ""); status != 204 {
+		t.Fatalf("revoke: %d", status)
+	}
+	if resp, _ := f.do(t, httptest.NewRequest("GET", url, nil)); resp.StatusCode != 404 {
+		t.Errorf("feed after revocation: %d, want 404", resp.StatusCode)
+	}
+}

@@ -112,6 +112,27 @@ var matrix = []matrixEndpoint{
 		expect: map[string]string{"unlinked": "404", "noconsent": "403", "excluded": "403", "right": "201"}},
 	{name: "employers", method: "GET", path: "/api/v1/employers", expect: map[string]string{
 		"unlinked": "200", "noconsent": "200", "excluded": "200", "right": "200"}},
+
+	// Case notes ({note}: a social note of the owner) and the conference
+	// ({conference}: the owner's, inviting the employment office for the person).
+	{name: "notes of the person", method: "GET", path: "/api/v1/persons/{person}/notes", expect: map[string]string{
+		"unlinked": "404", "noconsent": "200", "excluded": "200", "right": "200"}},
+	{name: "search notes", method: "GET", path: "/api/v1/notes?person_id={person}", expect: map[string]string{
+		"unlinked": "404", "noconsent": "200", "excluded": "200", "right": "200"}},
+	{name: "read a note", method: "GET", path: "/api/v1/persons/{person}/notes/{note}", expect: map[string]string{
+		"unlinked": "404", "noconsent": "404", "excluded": "404", "right": "200"}},
+	{name: "write a note", method: "POST", path: "/api/v1/persons/{person}/notes", body: `{"category":"employment","body":"Colloquio"}`, expect: map[string]string{
+		"unlinked": "404", "noconsent": "403", "excluded": "403", "right": "201"}},
+	{name: "amend a note", method: "POST", path: "/api/v1/persons/{person}/notes/{note}/amendments", body: `{"body":"Rettifica"}`, expect: map[string]string{
+		"unlinked": "404", "noconsent": "404", "excluded": "404", "right": "201"}},
+	{name: "note entered in error", method: "POST", path: "/api/v1/persons/{person}/notes/{note}/entered-in-error", body: `{"reason":"Persona sbagliata"}`, expect: map[string]string{
+		"unlinked": "404", "noconsent": "404", "excluded": "404", "right": "200"}},
+	{name: "read a conference", method: "GET", path: "/api/v1/conferences/{conference}", expect: map[string]string{
+		"unlinked": "404", "noconsent": "404", "excluded": "200", "right": "200"}},
+	{name: "conference minutes", method: "GET", path: "/api/v1/conferences/{conference}/minutes", expect: map[string]string{
+		"unlinked": "404", "noconsent": "404", "excluded": "200", "right": "200"}},
+	{name: "conference calendar", method: "GET", path: "/api/v1/conferences/{conference}/ics", expect: map[string]string{
+		"unlinked": "404", "noconsent": "404", "excluded": "200", "right": "200"}},
 }
 
 func TestCrossTenantMatrix(t *testing.T) {
@@ -155,10 +176,25 @@ func TestCrossTenantMatrix(t *testing.T) {
 		t.Fatalf("referral: %d %v", status, r)
 	}
 	referral := r["id"].(string)
+	if status, b := f.call(t, "POST", "/api/v1/persons/"+person+"/consents", owner, "",
+		`{"basis":"consent","purpose":"case_conference","grantees":["collocamento-mirato-firenze"],"categories":["status"],"valid_from":"2026-01-01"}`); status != 201 {
+		t.Fatalf("conference consent: %d %v", status, b)
+	}
+	status, cf := f.call(t, "POST", "/api/v1/conferences", owner, "", `{"title":"Équipe di rete","starts_at":"2031-03-10T09:00:00Z",
+		"ends_at":"2031-03-10T11:00:00Z","location":"Sala","invited_tenants":["collocamento-mirato-firenze"],"person_ids":["`+person+`"]}`)
+	if status != 201 {
+		t.Fatalf("conference: %d %v", status, cf)
+	}
+	conference := cf["id"].(string)
+	status, nt := f.call(t, "POST", "/api/v1/persons/"+person+"/notes", owner, "", `{"category":"social","body":"Colloquio"}`)
+	if status != 201 {
+		t.Fatalf("note: %d %v", status, nt)
+	}
+	note := nt["id"].(string)
 
 	run := func(scenario string, e matrixEndpoint, token string) {
 		t.Helper()
-		fill := strings.NewReplacer("{person}", person, "{consent}", consent, "{referral}", referral)
+		fill := strings.NewReplacer("{person}", person, "{consent}", consent, "{referral}", referral, "{note}", note, "{conference}", conference)
 		status, body := f.call(t, e.method, fill.Replace(e.path), token, "", fill.Replace(e.body), "If-Match", "1")
 		want := e.expect[scenario]
 		kind, cat, _ := strings.Cut(want, ":")

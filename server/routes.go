@@ -16,6 +16,9 @@ func routes(app *fiber.App, d Deps) {
 	v1.Get("/tenants", d.Tenants.List) // the directory holds no personal data
 	v1.Get("/tenants/:slug", d.Tenants.Get)
 
+	// The calendar feed is for calendar programs: its secret URL is the credential.
+	v1.Get("/calendar/:secret.ics", d.Conferences.Feed)
+
 	authed := v1.Group("", d.Auth.Authenticate, d.Auth.ActingTenant)
 	authed.Post("/auth/logout", d.Auth.Logout)
 	authed.Get("/me", d.Auth.Me)
@@ -79,6 +82,32 @@ func routes(app *fiber.App, d Deps) {
 	authed.Put("/placements/:id/attendance/:month", p.RecordAttendance)
 	authed.Get("/persons/:id/follow-ups", p.ListFollowUps)
 	authed.Post("/persons/:id/follow-ups", p.CreateFollowUp)
+
+	n := d.Notes
+	authed.Get("/persons/:id/notes", n.List)
+	authed.Post("/persons/:id/notes", n.Create)
+	authed.Get("/persons/:id/notes/:note_id", n.Get)
+	authed.Post("/persons/:id/notes/:note_id/amendments", n.Amend)
+	authed.Post("/persons/:id/notes/:note_id/entered-in-error", n.MarkEnteredInError)
+	authed.Get("/notes", n.Search)
+
+	cf := d.Conferences
+	authed.Post("/conferences", cf.Create)
+	authed.Get("/conferences", cf.List)
+	authed.Get("/conferences/:id", cf.Get)
+	authed.Patch("/conferences/:id", cf.Reschedule)
+	authed.Post("/conferences/:id/invitations/:tenant/answer", cf.Answer)
+	authed.Put("/conferences/:id/attendance", cf.Attendance)
+	authed.Get("/conferences/:id/minutes", cf.Minutes)
+	authed.Put("/conferences/:id/minutes", cf.PutMinutes)
+	authed.Post("/conferences/:id/minutes/amendments", cf.AmendMinutes)
+	authed.Post("/conferences/:id/close", cf.Close)
+	authed.Post("/conferences/:id/cancel", cf.Cancel)
+	authed.Get("/conferences/:id/ics", cf.ICS)
+	authed.Get("/action-items", cf.ActionItems)
+	authed.Patch("/action-items/:id", cf.UpdateItem)
+	authed.Post("/me/calendar-secret", cf.NewCalendarSecret)
+	authed.Delete("/me/calendar-secret", cf.RevokeCalendarSecret)
 
 	e := d.Employers
 	authed.Get("/employers", e.List)

@@ -17,8 +17,10 @@ import (
 	"github.com/valyala/bytebufferpool"
 
 	"attivi/apperr"
+	"attivi/services/conferences"
 	"attivi/services/consents"
 	"attivi/services/employers"
+	"attivi/services/notes"
 	"attivi/services/pathways"
 	"attivi/services/people"
 	"attivi/services/referrals"
@@ -53,17 +55,19 @@ type Check struct {
 
 // Deps are what the server needs from the rest of the program.
 type Deps struct {
-	Logger    *slog.Logger
-	Ready     []Check
-	Tenants   *tenants.Handler
-	Auth      *tenants.AuthHandler
-	Policies  PolicyHandler
-	Persons   *people.Handler
-	Consents  ConsentHandler
-	Referrals *referrals.Handler
-	Pathways  *pathways.Handler
-	Employers *employers.Handler
-	Documents *consents.DocumentHandler
+	Logger      *slog.Logger
+	Ready       []Check
+	Tenants     *tenants.Handler
+	Auth        *tenants.AuthHandler
+	Policies    PolicyHandler
+	Persons     *people.Handler
+	Consents    ConsentHandler
+	Referrals   *referrals.Handler
+	Pathways    *pathways.Handler
+	Employers   *employers.Handler
+	Notes       *notes.Handler
+	Conferences *conferences.Handler
+	Documents   *consents.DocumentHandler
 }
 
 // ConsentHandler is what the consents service serves.

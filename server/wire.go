@@ -8,8 +8,10 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"attivi/policies"
+	"attivi/services/conferences"
 	"attivi/services/consents"
 	"attivi/services/employers"
+	"attivi/services/notes"
 	"attivi/services/pathways"
 	"attivi/services/people"
 	"attivi/services/referrals"
@@ -35,18 +37,21 @@ func Handlers(w Wiring) Deps {
 	refs := referrals.NewService(w.DB, w.Engine, w.Now, w.ReferralOverdueDays)
 	refs.WithPath(statusPath(w.DB, w.Now, refs))
 	paths := pathways.NewService(w.DB, w.Engine, w.Now)
+	confs := conferences.NewService(w.DB, w.Engine, w.Now, w.Logger)
 	return Deps{
-		Logger:    w.Logger,
-		Ready:     w.Ready,
-		Tenants:   tenants.NewHandler(tenantStore),
-		Auth:      tenants.NewAuthHandler(w.Identity, tenantStore, w.Engine),
-		Policies:  policies.NewHandler(w.Engine),
-		Persons:   people.NewHandler(people.NewService(w.DB, w.Engine, w.Now, w.Logger)),
-		Consents:  consents.NewHandler(consents.NewService(w.DB, w.Engine, w.Now)),
-		Referrals: referrals.NewHandler(refs),
-		Pathways:  pathways.NewHandler(paths),
-		Employers: employers.NewHandler(employers.NewService(w.DB, w.Engine, paths, w.Now)),
-		Documents: consents.NewDocumentHandler(w.Documents),
+		Logger:      w.Logger,
+		Ready:       w.Ready,
+		Tenants:     tenants.NewHandler(tenantStore),
+		Auth:        tenants.NewAuthHandler(w.Identity, tenantStore, w.Engine),
+		Policies:    policies.NewHandler(w.Engine),
+		Persons:     people.NewHandler(people.NewService(w.DB, w.Engine, w.Now, w.Logger)),
+		Consents:    consents.NewHandler(consents.NewService(w.DB, w.Engine, w.Now)),
+		Referrals:   referrals.NewHandler(refs),
+		Pathways:    pathways.NewHandler(paths),
+		Employers:   employers.NewHandler(employers.NewService(w.DB, w.Engine, paths, w.Now)),
+		Notes:       notes.NewHandler(notes.NewService(w.DB, w.Engine, w.Now, w.Logger, confs, nil)),
+		Conferences: conferences.NewHandler(confs),
+		Documents:   consents.NewDocumentHandler(w.Documents),
 	}
 }
 
