@@ -1,10 +1,11 @@
 package policies_test
 
 import (
+	"attivi/server"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -17,12 +18,6 @@ import (
 	"attivi/tenants"
 )
 
-// status maps application error codes as the server's error handler does.
-var status = map[apperr.Code]int{
-	apperr.Malformed: 400, apperr.Invalid: 422, apperr.Unauthorized: 401, apperr.Forbidden: 403,
-	apperr.NotFound: 404, apperr.Conflict: 409, apperr.Internal: 500,
-}
-
 type errorBody struct {
 	Error struct {
 		Code    apperr.Code       `json:"code"`
@@ -34,15 +29,7 @@ type errorBody struct {
 // newApp serves the policy handlers; the header X-Test-Actor names the
 // actor a stand-in for the authentication middleware puts in the context.
 func newApp(h *p.Handler, actors map[string]tenants.Actor) *fiber.App {
-	app := fiber.New(fiber.Config{Immutable: true, ErrorHandler: func(c *fiber.Ctx, err error) error {
-		var ae *apperr.Error
-		if !errors.As(err, &ae) {
-			ae = apperr.Wrap(err, apperr.Internal, "internal error")
-		}
-		var b errorBody
-		b.Error.Code, b.Error.Message, b.Error.Fields = ae.Code, ae.Message, ae.Fields
-		return c.Status(status[ae.Code]).JSON(b)
-	}})
+	app := fiber.New(fiber.Config{Immutable: true, ErrorHandler: server.ErrorHandler(slog.New(slog.NewTextHandler(io.Discard, nil)))})
 	app.Use(func(c *fiber.Ctx) error {
 		if a, ok := actors[c.Get("X-Test-Actor")]; ok {
 			c.SetUserContext(tenants.WithActor(c.UserContext(), a))

@@ -89,10 +89,10 @@ func normalize(c *fiber.Ctx, err error) *apperr.Error {
 	return apperr.Wrap(err, apperr.Internal, "internal error")
 }
 
-// errorHandler is Fiber's ErrorHandler: it writes the error body and logs
+// ErrorHandler is Fiber's ErrorHandler: it writes the error body and logs
 // internal errors once, in full, with what identifies the request. The
 // client never sees the cause of an internal error.
-func errorHandler(log *slog.Logger) fiber.ErrorHandler {
+func ErrorHandler(log *slog.Logger) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
 		ae := normalize(c, err)
 		s := statusOf[ae.Code]

@@ -96,7 +96,7 @@ func New(base context.Context, d Deps, o Options) *fiber.App {
 		ReadTimeout:           o.ReadTimeout,
 		WriteTimeout:          o.WriteTimeout,
 		IdleTimeout:           o.IdleTimeout,
-		ErrorHandler:          errorHandler(d.Logger),
+		ErrorHandler:          ErrorHandler(d.Logger),
 		DisableStartupMessage: true,
 		ReadBufferSize:        16 << 10,
 		// Bodies are not read before the handlers run: LimitBodies reads

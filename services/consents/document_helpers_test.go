@@ -7,8 +7,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -18,7 +18,6 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"attivi/apperr"
 	"attivi/server"
 	"attivi/services/consents"
 	"attivi/services/people"
@@ -42,12 +41,6 @@ type docEnv struct {
 // jsonLimit is the body limit of the JSON routes in these tests.
 const jsonLimit = 1 << 20
 
-var docStatus = map[apperr.Code]int{
-	apperr.Malformed: 400, apperr.Invalid: 422, apperr.Unauthorized: 401, apperr.Forbidden: 403,
-	apperr.NotFound: 404, apperr.Conflict: 409, apperr.TooLarge: 413, apperr.Unsupported: 415,
-	apperr.Unavailable: 503, apperr.Internal: 500,
-}
-
 func newDocEnv(t *testing.T, store *objects.Store, mods ...func(*consents.DocumentConfig)) *docEnv {
 	t.Helper()
 	e := newEnv(t)
@@ -62,24 +55,7 @@ func newDocEnv(t *testing.T, store *objects.Store, mods ...func(*consents.Docume
 	h := consents.NewDocumentHandler(docs)
 	ch := consents.NewHandler(e.svc)
 	app := fiber.New(fiber.Config{Immutable: true, StreamRequestBody: true, BodyLimit: jsonLimit, DisableStartupMessage: true,
-		ErrorHandler: func(c *fiber.Ctx, err error) error {
-			var ae *apperr.Error
-			var fe *fiber.Error
-			switch {
-			case errors.As(err, &ae):
-			case errors.As(err, &fe):
-				return c.Status(fe.Code).JSON(fiber.Map{"error": fiber.Map{"code": "fiber", "message": fe.Message}})
-			default:
-				ae = apperr.Wrap(err, apperr.Internal, "internal error")
-			}
-			var b errorBody
-			b.Error.Code, b.Error.Message, b.Error.Fields = ae.Code, ae.Message, ae.Fields
-			st, ok := docStatus[ae.Code]
-			if !ok {
-				st = 500
-			}
-			return c.Status(st).JSON(b)
-		}})
+		ErrorHandler: server.ErrorHandler(slog.New(slog.NewTextHandler(io.Discard, nil)))})
 	app.Use(server.LimitBodies(app, jsonLimit))
 	app.Use(func(c *fiber.Ctx) error {
 		if a, ok := e.actors[c.Get("X-Test-Actor")]; ok {

@@ -1,10 +1,10 @@
 package employers_test
 
 import (
+	"attivi/server"
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,7 +18,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/jmoiron/sqlx"
 
-	"attivi/apperr"
 	"attivi/policies"
 	"attivi/services/employers"
 	"attivi/services/pathways"
@@ -86,18 +85,7 @@ func newEnv(t *testing.T) *env {
 	}
 	e.paths = pathways.NewService(db, engine, time.Now)
 	h := employers.NewHandler(employers.NewService(db, engine, e.paths, time.Now))
-	e.app = fiber.New(fiber.Config{Immutable: true, ErrorHandler: func(c *fiber.Ctx, err error) error {
-		var ae *apperr.Error
-		if !errors.As(err, &ae) {
-			ae = apperr.Wrap(err, apperr.Internal, "internal error")
-		}
-		st := map[apperr.Code]int{apperr.Malformed: 400, apperr.Invalid: 422, apperr.Unauthorized: 401, apperr.Forbidden: 403,
-			apperr.NotFound: 404, apperr.Conflict: 409}[ae.Code]
-		if st == 0 {
-			st = 500
-		}
-		return c.Status(st).JSON(fiber.Map{"error": fiber.Map{"code": ae.Code, "message": ae.Error(), "fields": ae.Fields}})
-	}})
+	e.app = fiber.New(fiber.Config{Immutable: true, ErrorHandler: server.ErrorHandler(slog.New(slog.NewTextHandler(io.Discard, nil)))})
 	e.app.Use(func(c *fiber.Ctx) error {
 		if a, ok := e.actors[c.Get("X-Test-Actor")]; ok {
 			c.SetUserContext(tenants.WithActor(c.UserContext(), a))

@@ -1,10 +1,10 @@
 package pathways_test
 
 import (
+	"attivi/server"
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -98,11 +98,6 @@ func (e *env) member(id *tenants.Identity, store *tenants.Store, slug, email str
 	return tenants.Actor{UserID: m.ID, TenantID: tn.ID, TenantSlug: tn.Slug, TenantKind: tn.Kind, Roles: []tenants.Role{role}}
 }
 
-var status = map[apperr.Code]int{
-	apperr.Malformed: 400, apperr.Invalid: 422, apperr.Unauthorized: 401, apperr.Forbidden: 403,
-	apperr.NotFound: 404, apperr.Conflict: 409, apperr.Unavailable: 503, apperr.Internal: 500,
-}
-
 type errorBody struct {
 	Error struct {
 		Code    apperr.Code       `json:"code"`
@@ -114,22 +109,7 @@ type errorBody struct {
 // newApp serves the handlers as server/routes.go should; X-Test-Actor names
 // the tenant whose actor stands in for the authentication middleware.
 func newApp(h *pathways.Handler, eh *employers.Handler, actors map[string]tenants.Actor) *fiber.App {
-	app := fiber.New(fiber.Config{Immutable: true, ErrorHandler: func(c *fiber.Ctx, err error) error {
-		var ae *apperr.Error
-		if !errors.As(err, &ae) {
-			ae = apperr.Wrap(err, apperr.Internal, "internal error")
-		}
-		var b errorBody
-		b.Error.Code, b.Error.Message, b.Error.Fields = ae.Code, ae.Message, ae.Fields
-		st, ok := status[ae.Code]
-		if !ok {
-			st = 500
-		}
-		if st == 500 {
-			b.Error.Message = ae.Error() // tests only: show the cause
-		}
-		return c.Status(st).JSON(b)
-	}})
+	app := fiber.New(fiber.Config{Immutable: true, ErrorHandler: server.ErrorHandler(slog.New(slog.NewTextHandler(io.Discard, nil)))})
 	app.Use(func(c *fiber.Ctx) error {
 		if a, ok := actors[c.Get("X-Test-Actor")]; ok {
 			c.SetUserContext(tenants.WithActor(c.UserContext(), a))

@@ -1,10 +1,10 @@
 package referrals_test
 
 import (
+	"attivi/server"
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -116,12 +116,6 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
-// status maps application error codes as the server's error handler does.
-var status = map[apperr.Code]int{
-	apperr.Malformed: 400, apperr.Invalid: 422, apperr.Unauthorized: 401, apperr.Forbidden: 403,
-	apperr.NotFound: 404, apperr.Conflict: 409, apperr.Unavailable: 503, apperr.Internal: 500,
-}
-
 type errorBody struct {
 	Error struct {
 		Code    apperr.Code       `json:"code"`
@@ -133,19 +127,7 @@ type errorBody struct {
 // newApp serves the referral handlers; X-Test-Actor names the actor that a
 // stand-in for the authentication middleware puts in the context.
 func newApp(h *referrals.Handler, actors map[string]tenants.Actor) *fiber.App {
-	app := fiber.New(fiber.Config{Immutable: true, ErrorHandler: func(c *fiber.Ctx, err error) error {
-		var ae *apperr.Error
-		if !errors.As(err, &ae) {
-			ae = apperr.Wrap(err, apperr.Internal, "internal error: %v", err)
-		}
-		var b errorBody
-		b.Error.Code, b.Error.Message, b.Error.Fields = ae.Code, ae.Message, ae.Fields
-		st, ok := status[ae.Code]
-		if !ok {
-			st = 500
-		}
-		return c.Status(st).JSON(b)
-	}})
+	app := fiber.New(fiber.Config{Immutable: true, ErrorHandler: server.ErrorHandler(slog.New(slog.NewTextHandler(io.Discard, nil)))})
 	app.Use(func(c *fiber.Ctx) error {
 		if a, ok := actors[c.Get("X-Test-Actor")]; ok {
 			c.SetUserContext(tenants.WithActor(c.UserContext(), a))
