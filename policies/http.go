@@ -2,7 +2,6 @@ package policies
 
 import (
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -81,7 +80,7 @@ func (h *Handler) Put(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	ifMatch, err := parseIfMatch(c.Get(fiber.HeaderIfMatch))
+	ifMatch, err := httpx.RequireIfMatch(c, 0)
 	if err != nil {
 		return err
 	}
@@ -89,26 +88,12 @@ func (h *Handler) Put(c *fiber.Ctx) error {
 	if err := httpx.BindJSON(c, &body); err != nil {
 		return err
 	}
-	v, err := h.engine.Replace(c.UserContext(), a, ifMatch, body.Rules, body.Summary)
+	v, err := h.engine.Replace(c.UserContext(), a, int64(ifMatch), body.Rules, body.Summary)
 	if err != nil {
 		return err
 	}
 	c.Set(fiber.HeaderETag, etag(v))
 	return c.JSON(PolicyJSON{Version: v, Rules: body.Rules})
-}
-
-// parseIfMatch reads the version from If-Match: 7, "7" or W/"7".
-func parseIfMatch(h string) (int64, error) {
-	s := strings.Trim(strings.TrimPrefix(strings.TrimSpace(h), "W/"), `"`)
-	if s == "" {
-		return 0, apperr.New(apperr.Malformed, "send If-Match with the version of the policies you changed (GET /api/v1/policies gives it)")
-	}
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || v < 0 {
-		return 0, &apperr.Error{Code: apperr.Malformed, Message: "If-Match is not a policy version",
-			Fields: map[string]string{"If-Match": "must be a version number, such as \"7\""}}
-	}
-	return v, nil
 }
 
 // Versions serves GET /api/v1/policies/versions.

@@ -173,3 +173,36 @@ const (
 	LocalTenant    = "attivi.tenant"
 	LocalUserID    = "attivi.user_id"
 )
+
+// ETag is the entity tag of a record at version v.
+func ETag(v int) string { return `"` + strconv.Itoa(v) + `"` }
+
+// IfMatch reads the version a change was based on from If-Match: 3, "3" or
+// W/"3", as ETag writes it. An absent header (or *) is nil, or, when
+// required, an error naming the header; a version below min is malformed.
+func IfMatch(c *fiber.Ctx, required bool, min int) (*int, error) {
+	h := strings.TrimSpace(c.Get(fiber.HeaderIfMatch))
+	if h == "" || h == "*" {
+		if required {
+			return nil, &apperr.Error{Code: apperr.Malformed, Message: "send the version you are changing in the If-Match header",
+				Fields: map[string]string{"If-Match": "is required"}}
+		}
+		return nil, nil
+	}
+	v, err := strconv.Atoi(strings.Trim(strings.TrimPrefix(h, "W/"), `"`))
+	if err != nil || v < min {
+		return nil, &apperr.Error{Code: apperr.Malformed, Message: "the If-Match header is not a version",
+			Fields: map[string]string{"If-Match": "must be the version you saw, as the ETag gives it, such as \"2\""}}
+	}
+	return &v, nil
+}
+
+// RequireIfMatch is IfMatch for changes that must say which version they
+// change.
+func RequireIfMatch(c *fiber.Ctx, min int) (int, error) {
+	v, err := IfMatch(c, true, min)
+	if err != nil {
+		return 0, err
+	}
+	return *v, nil
+}

@@ -1,7 +1,6 @@
 package conferences
 
 import (
-	"strconv"
 	"strings"
 	"time"
 
@@ -130,29 +129,8 @@ func ToJSON(c Conference) ConferenceJSON {
 
 func actor(c *fiber.Ctx) (tenants.Actor, error) { return tenants.RequireActor(c.UserContext()) }
 
-func etag(v int) string { return `"` + strconv.Itoa(v) + `"` }
-
-// ifMatch reads If-Match ("3", "\"3\"" or W/"3"); required says whether it
-// must be there.
-func ifMatch(c *fiber.Ctx, required bool) (*int, error) {
-	h := strings.TrimSpace(c.Get(fiber.HeaderIfMatch))
-	if h == "" {
-		if required {
-			return nil, &apperr.Error{Code: apperr.Malformed, Message: "send the version you are changing in the If-Match header",
-				Fields: map[string]string{"If-Match": "is required"}}
-		}
-		return nil, nil
-	}
-	v, err := strconv.Atoi(strings.Trim(strings.TrimPrefix(h, "W/"), `"`))
-	if err != nil || v < 1 {
-		return nil, &apperr.Error{Code: apperr.Malformed, Message: "the If-Match header is not a version",
-			Fields: map[string]string{"If-Match": "must be the version number, as the ETag gives it"}}
-	}
-	return &v, nil
-}
-
 func (h *Handler) respond(c *fiber.Ctx, conf Conference, status int) error {
-	c.Set(fiber.HeaderETag, etag(conf.Version))
+	c.Set(fiber.HeaderETag, httpx.ETag(conf.Version))
 	return c.Status(status).JSON(ToJSON(conf))
 }
 
@@ -226,7 +204,7 @@ func (h *Handler) Reschedule(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	v, err := ifMatch(c, true)
+	v, err := httpx.IfMatch(c, true, 1)
 	if err != nil {
 		return err
 	}
@@ -266,7 +244,7 @@ func (h *Handler) Attendance(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	v, err := ifMatch(c, false)
+	v, err := httpx.IfMatch(c, false, 1)
 	if err != nil {
 		return err
 	}
@@ -290,7 +268,7 @@ func (h *Handler) Close(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	v, err := ifMatch(c, false)
+	v, err := httpx.IfMatch(c, false, 1)
 	if err != nil {
 		return err
 	}
@@ -307,7 +285,7 @@ func (h *Handler) Cancel(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	v, err := ifMatch(c, false)
+	v, err := httpx.IfMatch(c, false, 1)
 	if err != nil {
 		return err
 	}
@@ -452,7 +430,7 @@ func (h *Handler) Minutes(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderETag, etag(m.Version))
+	c.Set(fiber.HeaderETag, httpx.ETag(m.Version))
 	return c.JSON(minutesJSON(m))
 }
 
@@ -462,7 +440,7 @@ func (h *Handler) PutMinutes(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	v, err := ifMatch(c, true)
+	v, err := httpx.IfMatch(c, true, 1)
 	if err != nil {
 		return err
 	}
@@ -474,7 +452,7 @@ func (h *Handler) PutMinutes(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderETag, etag(m.Version))
+	c.Set(fiber.HeaderETag, httpx.ETag(m.Version))
 	return c.JSON(minutesJSON(m))
 }
 
@@ -518,7 +496,7 @@ func (h *Handler) UpdateItem(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	v, err := ifMatch(c, true)
+	v, err := httpx.IfMatch(c, true, 1)
 	if err != nil {
 		return err
 	}
@@ -532,7 +510,7 @@ func (h *Handler) UpdateItem(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderETag, etag(it.Version))
+	c.Set(fiber.HeaderETag, httpx.ETag(it.Version))
 	return c.JSON(ItemToJSON(it))
 }
 

@@ -1,13 +1,11 @@
 package consents
 
 import (
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
-	"attivi/apperr"
 	"attivi/server/httpx"
 	"attivi/tenants"
 )
@@ -83,8 +81,6 @@ func toJSON(c Consent) ConsentJSON {
 	return out
 }
 
-func etag(version int) string { return `"` + strconv.Itoa(version) + `"` }
-
 // List serves GET /api/v1/persons/:id/consents.
 func (h *Handler) List(c *fiber.Ctx) error {
 	ctx := c.UserContext()
@@ -125,7 +121,7 @@ func (h *Handler) Create(c *fiber.Ctx) error {
 		return err
 	}
 	c.Set(fiber.HeaderLocation, "/api/v1/consents/"+out.ID)
-	c.Set(fiber.HeaderETag, etag(out.Version))
+	c.Set(fiber.HeaderETag, httpx.ETag(out.Version))
 	return c.Status(fiber.StatusCreated).JSON(toJSON(out))
 }
 
@@ -140,7 +136,7 @@ func (h *Handler) Get(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderETag, etag(out.Version))
+	c.Set(fiber.HeaderETag, httpx.ETag(out.Version))
 	return c.JSON(toJSON(out))
 }
 
@@ -151,7 +147,7 @@ func (h *Handler) Revoke(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	ifMatch, err := parseIfMatch(c.Get(fiber.HeaderIfMatch))
+	ifMatch, err := httpx.IfMatch(c, false, 1)
 	if err != nil {
 		return err
 	}
@@ -163,22 +159,6 @@ func (h *Handler) Revoke(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderETag, etag(out.Version))
+	c.Set(fiber.HeaderETag, httpx.ETag(out.Version))
 	return c.JSON(toJSON(out))
-}
-
-// parseIfMatch reads an optional version from If-Match: 3, "3" or W/"3"
-// (absent or *: no condition).
-func parseIfMatch(h string) (*int, error) {
-	s := strings.TrimSpace(h)
-	if s == "" || s == "*" {
-		return nil, nil
-	}
-	s = strings.Trim(strings.TrimPrefix(s, "W/"), `"`)
-	v, err := strconv.Atoi(s)
-	if err != nil || v < 1 {
-		return nil, &apperr.Error{Code: apperr.Malformed, Message: "If-Match is not a version of the consent",
-			Fields: map[string]string{"If-Match": "must be the version you saw, such as \"2\""}}
-	}
-	return &v, nil
 }

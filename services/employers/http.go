@@ -33,28 +33,12 @@ type Handler struct {
 // NewHandler returns the handlers on svc.
 func NewHandler(svc *Service) *Handler { return &Handler{svc: svc} }
 
-func etag(v int) string { return `"` + strconv.Itoa(v) + `"` }
-
 func with(c *fiber.Ctx, fn func(a tenants.Actor, id string) error) error {
 	a, err := tenants.RequireActor(c.UserContext())
 	if err != nil {
 		return err
 	}
 	return fn(a, strings.Clone(c.Params("id")))
-}
-
-func ifMatch(c *fiber.Ctx) (int, error) {
-	h := strings.TrimSpace(c.Get(fiber.HeaderIfMatch))
-	if h == "" {
-		return 0, &apperr.Error{Code: apperr.Malformed, Message: "send the version you are changing in the If-Match header",
-			Fields: map[string]string{"If-Match": "is required"}}
-	}
-	v, err := strconv.Atoi(strings.Trim(strings.TrimPrefix(h, "W/"), `"`))
-	if err != nil || v < 1 {
-		return 0, &apperr.Error{Code: apperr.Malformed, Message: "the If-Match header is not a version",
-			Fields: map[string]string{"If-Match": "must be the version you saw, as its ETag gives it"}}
-	}
-	return v, nil
 }
 
 // List serves GET /api/v1/employers.
@@ -91,7 +75,7 @@ func (h *Handler) Create(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		c.Set(fiber.HeaderETag, etag(e.Version))
+		c.Set(fiber.HeaderETag, httpx.ETag(e.Version))
 		c.Set(fiber.HeaderLocation, "/api/v1/employers/"+e.ID)
 		return c.Status(fiber.StatusCreated).JSON(e)
 	})
@@ -104,7 +88,7 @@ func (h *Handler) Get(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		c.Set(fiber.HeaderETag, etag(e.Version))
+		c.Set(fiber.HeaderETag, httpx.ETag(e.Version))
 		return c.JSON(e)
 	})
 }
@@ -112,7 +96,7 @@ func (h *Handler) Get(c *fiber.Ctx) error {
 // Update serves PATCH /api/v1/employers/:id.
 func (h *Handler) Update(c *fiber.Ctx) error {
 	return with(c, func(a tenants.Actor, id string) error {
-		v, err := ifMatch(c)
+		v, err := httpx.RequireIfMatch(c, 1)
 		if err != nil {
 			return err
 		}
@@ -124,7 +108,7 @@ func (h *Handler) Update(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		c.Set(fiber.HeaderETag, etag(e.Version))
+		c.Set(fiber.HeaderETag, httpx.ETag(e.Version))
 		return c.JSON(e)
 	})
 }
@@ -215,7 +199,7 @@ func (h *Handler) CreateOpening(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		c.Set(fiber.HeaderETag, etag(o.Version))
+		c.Set(fiber.HeaderETag, httpx.ETag(o.Version))
 		c.Set(fiber.HeaderLocation, "/api/v1/openings/"+o.ID)
 		return c.Status(fiber.StatusCreated).JSON(o)
 	})
@@ -228,7 +212,7 @@ func (h *Handler) Opening(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		c.Set(fiber.HeaderETag, etag(o.Version))
+		c.Set(fiber.HeaderETag, httpx.ETag(o.Version))
 		return c.JSON(o)
 	})
 }
@@ -236,7 +220,7 @@ func (h *Handler) Opening(c *fiber.Ctx) error {
 // ChangeOpening serves PATCH /api/v1/openings/:id.
 func (h *Handler) ChangeOpening(c *fiber.Ctx) error {
 	return with(c, func(a tenants.Actor, id string) error {
-		v, err := ifMatch(c)
+		v, err := httpx.RequireIfMatch(c, 1)
 		if err != nil {
 			return err
 		}
@@ -248,7 +232,7 @@ func (h *Handler) ChangeOpening(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		c.Set(fiber.HeaderETag, etag(o.Version))
+		c.Set(fiber.HeaderETag, httpx.ETag(o.Version))
 		return c.JSON(o)
 	})
 }

@@ -2,7 +2,6 @@ package pathways
 
 import (
 	"bytes"
-	"strconv"
 	"strings"
 	"time"
 
@@ -49,27 +48,6 @@ type Handler struct {
 // NewHandler returns the handlers on svc.
 func NewHandler(svc *Service) *Handler { return &Handler{svc: svc} }
 
-func etag(v int) string { return `"` + strconv.Itoa(v) + `"` }
-
-// ifMatch reads the version a change is based on from If-Match (3, "3" or
-// W/"3"). A missing header is nil, or an error when required.
-func ifMatch(c *fiber.Ctx, required bool) (*int, error) {
-	h := strings.TrimSpace(c.Get(fiber.HeaderIfMatch))
-	if h == "" {
-		if required {
-			return nil, &apperr.Error{Code: apperr.Malformed, Message: "send the version you are changing in the If-Match header",
-				Fields: map[string]string{"If-Match": "is required"}}
-		}
-		return nil, nil
-	}
-	v, err := strconv.Atoi(strings.Trim(strings.TrimPrefix(h, "W/"), `"`))
-	if err != nil || v < 0 {
-		return nil, &apperr.Error{Code: apperr.Malformed, Message: "the If-Match header is not a version",
-			Fields: map[string]string{"If-Match": "must be the version you saw, as its ETag gives it"}}
-	}
-	return &v, nil
-}
-
 // with runs fn with the request's actor and a copy of the :id parameter.
 func with(c *fiber.Ctx, fn func(a tenants.Actor, id string) error) error {
 	a, err := tenants.RequireActor(c.UserContext())
@@ -93,7 +71,7 @@ func (h *Handler) GetStage(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		c.Set(fiber.HeaderETag, etag(v.Version))
+		c.Set(fiber.HeaderETag, httpx.ETag(v.Version))
 		return c.JSON(v)
 	})
 }
@@ -101,7 +79,7 @@ func (h *Handler) GetStage(c *fiber.Ctx) error {
 // ChangeStage serves POST /api/v1/persons/:id/stage.
 func (h *Handler) ChangeStage(c *fiber.Ctx) error {
 	return with(c, func(a tenants.Actor, id string) error {
-		version, err := ifMatch(c, true)
+		version, err := httpx.IfMatch(c, true, 0)
 		if err != nil {
 			return err
 		}
@@ -113,7 +91,7 @@ func (h *Handler) ChangeStage(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		c.Set(fiber.HeaderETag, etag(v.Version))
+		c.Set(fiber.HeaderETag, httpx.ETag(v.Version))
 		return c.Status(fiber.StatusCreated).JSON(v)
 	})
 }
@@ -179,7 +157,7 @@ func (h *Handler) ListPlans(c *fiber.Ctx) error {
 }
 
 func (h *Handler) planResponse(c *fiber.Ctx, p Plan, status int) error {
-	c.Set(fiber.HeaderETag, etag(p.Revision))
+	c.Set(fiber.HeaderETag, httpx.ETag(p.Revision))
 	if status == fiber.StatusCreated {
 		c.Set(fiber.HeaderLocation, "/api/v1/plans/"+p.ID)
 	}
@@ -215,7 +193,7 @@ func (h *Handler) GetPlan(c *fiber.Ctx) error {
 // UpdatePlan serves PUT /api/v1/plans/:id.
 func (h *Handler) UpdatePlan(c *fiber.Ctx) error {
 	return with(c, func(a tenants.Actor, id string) error {
-		rev, err := ifMatch(c, true)
+		rev, err := httpx.IfMatch(c, true, 0)
 		if err != nil {
 			return err
 		}
@@ -260,7 +238,7 @@ func (h *Handler) SignPlan(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		c.Set(fiber.HeaderETag, etag(p.Revision))
+		c.Set(fiber.HeaderETag, httpx.ETag(p.Revision))
 		return c.Status(fiber.StatusCreated).JSON(p)
 	})
 }
@@ -276,7 +254,7 @@ func (h *Handler) ReviewPlan(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		c.Set(fiber.HeaderETag, etag(p.Revision))
+		c.Set(fiber.HeaderETag, httpx.ETag(p.Revision))
 		return c.Status(fiber.StatusCreated).JSON(p)
 	})
 }
@@ -387,7 +365,7 @@ func (h *Handler) ListPlacements(c *fiber.Ctx) error {
 }
 
 func placementResponse(c *fiber.Ctx, p Placement, status int) error {
-	c.Set(fiber.HeaderETag, etag(p.Version))
+	c.Set(fiber.HeaderETag, httpx.ETag(p.Version))
 	if status == fiber.StatusCreated {
 		c.Set(fiber.HeaderLocation, "/api/v1/placements/"+p.ID)
 	}
@@ -423,7 +401,7 @@ func (h *Handler) GetPlacement(c *fiber.Ctx) error {
 // ExtendPlacement serves POST /api/v1/placements/:id/extensions.
 func (h *Handler) ExtendPlacement(c *fiber.Ctx) error {
 	return with(c, func(a tenants.Actor, id string) error {
-		v, err := ifMatch(c, true)
+		v, err := httpx.IfMatch(c, true, 0)
 		if err != nil {
 			return err
 		}
@@ -442,7 +420,7 @@ func (h *Handler) ExtendPlacement(c *fiber.Ctx) error {
 // EndPlacement serves POST /api/v1/placements/:id/end.
 func (h *Handler) EndPlacement(c *fiber.Ctx) error {
 	return with(c, func(a tenants.Actor, id string) error {
-		v, err := ifMatch(c, true)
+		v, err := httpx.IfMatch(c, true, 0)
 		if err != nil {
 			return err
 		}
@@ -475,7 +453,7 @@ func (h *Handler) ListAttendance(c *fiber.Ctx) error {
 // RecordAttendance serves PUT /api/v1/placements/:id/attendance/:month.
 func (h *Handler) RecordAttendance(c *fiber.Ctx) error {
 	return with(c, func(a tenants.Actor, id string) error {
-		v, err := ifMatch(c, false)
+		v, err := httpx.IfMatch(c, false, 0)
 		if err != nil {
 			return err
 		}
@@ -487,7 +465,7 @@ func (h *Handler) RecordAttendance(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		c.Set(fiber.HeaderETag, etag(att.Version))
+		c.Set(fiber.HeaderETag, httpx.ETag(att.Version))
 		return c.JSON(att)
 	})
 }

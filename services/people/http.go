@@ -110,12 +110,10 @@ func (h *Handler) Register(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderETag, etag(v.Person.Version))
+	c.Set(fiber.HeaderETag, httpx.ETag(v.Person.Version))
 	c.Set(fiber.HeaderLocation, "/api/v1/persons/"+v.Person.ID)
 	return c.Status(fiber.StatusCreated).JSON(viewJSON(v))
 }
-
-func etag(v int) string { return `"` + strconv.Itoa(v) + `"` }
 
 // Get answers GET /api/v1/persons/{id}?purpose=.
 func (h *Handler) Get(c *fiber.Ctx) error {
@@ -132,7 +130,7 @@ func (h *Handler) Get(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderETag, etag(v.Person.Version))
+	c.Set(fiber.HeaderETag, httpx.ETag(v.Person.Version))
 	return c.JSON(viewJSON(v))
 }
 
@@ -144,30 +142,13 @@ func validPurpose(p string) bool {
 	return false
 }
 
-// ParseIfMatch reads the version a change was based on from If-Match
-// ("3", "\"3\"" or W/"3"); it is required.
-func ParseIfMatch(c *fiber.Ctx) (int, error) {
-	h := strings.TrimSpace(c.Get(fiber.HeaderIfMatch))
-	if h == "" {
-		return 0, &apperr.Error{Code: apperr.Malformed, Message: "send the version you are changing in the If-Match header",
-			Fields: map[string]string{"If-Match": "is required"}}
-	}
-	h = strings.Trim(strings.TrimPrefix(h, "W/"), `"`)
-	v, err := strconv.Atoi(h)
-	if err != nil || v < 1 {
-		return 0, &apperr.Error{Code: apperr.Malformed, Message: "the If-Match header is not a version",
-			Fields: map[string]string{"If-Match": "must be the version number of the record, as its ETag gives it"}}
-	}
-	return v, nil
-}
-
 // Update answers PATCH /api/v1/persons/{id} with If-Match.
 func (h *Handler) Update(c *fiber.Ctx) error {
 	a, err := tenants.RequireActor(c.UserContext())
 	if err != nil {
 		return err
 	}
-	version, err := ParseIfMatch(c)
+	version, err := httpx.RequireIfMatch(c, 1)
 	if err != nil {
 		return err
 	}
@@ -179,7 +160,7 @@ func (h *Handler) Update(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderETag, etag(v.Person.Version))
+	c.Set(fiber.HeaderETag, httpx.ETag(v.Person.Version))
 	return c.JSON(viewJSON(v))
 }
 

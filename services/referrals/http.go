@@ -2,7 +2,6 @@ package referrals
 
 import (
 	"encoding/json"
-	"strconv"
 	"strings"
 	"time"
 
@@ -133,8 +132,6 @@ func (s *Service) toJSON(r Referral) ReferralJSON {
 	return out
 }
 
-func etag(v int) string { return `"` + strconv.Itoa(v) + `"` }
-
 // Create serves POST /api/v1/referrals. With an Idempotency-Key header, a
 // repeat of the same request gets the first response again (with
 // Idempotent-Replayed: true) and creates nothing.
@@ -160,7 +157,7 @@ func (h *Handler) Create(c *fiber.Ctx) error {
 	}
 	if json.Unmarshal(res.Body, &first) == nil && first.ID != "" {
 		c.Set(fiber.HeaderLocation, "/api/v1/referrals/"+first.ID)
-		c.Set(fiber.HeaderETag, etag(first.Version))
+		c.Set(fiber.HeaderETag, httpx.ETag(first.Version))
 	}
 	if res.Replayed {
 		c.Set("Idempotent-Replayed", "true")
@@ -234,23 +231,8 @@ func (h *Handler) Get(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderETag, etag(r.Version))
+	c.Set(fiber.HeaderETag, httpx.ETag(r.Version))
 	return c.JSON(h.svc.toJSON(r))
-}
-
-// parseIfMatch reads the required version from If-Match: 3, "3" or W/"3".
-func parseIfMatch(h string) (int, error) {
-	s := strings.TrimSpace(h)
-	if s == "" {
-		return 0, &apperr.Error{Code: apperr.Malformed, Message: "send the version of the referral you saw in the If-Match header",
-			Fields: map[string]string{"If-Match": "is required"}}
-	}
-	v, err := strconv.Atoi(strings.Trim(strings.TrimPrefix(s, "W/"), `"`))
-	if err != nil || v < 1 {
-		return 0, &apperr.Error{Code: apperr.Malformed, Message: "If-Match is not a version of the referral",
-			Fields: map[string]string{"If-Match": "must be the version you saw, as the ETag gives it, such as \"2\""}}
-	}
-	return v, nil
 }
 
 // Transition serves POST /api/v1/referrals/:id/transitions.
@@ -260,7 +242,7 @@ func (h *Handler) Transition(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	version, err := parseIfMatch(c.Get(fiber.HeaderIfMatch))
+	version, err := httpx.RequireIfMatch(c, 1)
 	if err != nil {
 		return err
 	}
@@ -273,7 +255,7 @@ func (h *Handler) Transition(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderETag, etag(r.Version))
+	c.Set(fiber.HeaderETag, httpx.ETag(r.Version))
 	return c.JSON(h.svc.toJSON(r))
 }
 
