@@ -304,6 +304,13 @@ func (e *Engine) Access(ctx context.Context, q sqlx.QueryerContext, a tenants.Ac
 	return e.decideAll(a, f, action), nil
 }
 
+// Redecide decides another action on the facts an Access already read, so
+// a request that needs two answers (read and write, read and share) costs
+// one facts query.
+func (e *Engine) Redecide(p PersonAccess, a tenants.Actor, action string) PersonAccess {
+	return e.decideAll(a, p.Facts, action)
+}
+
 func (e *Engine) decideAll(a tenants.Actor, f PersonFacts, action string) PersonAccess {
 	p := PersonAccess{Facts: f, Decisions: make(map[string]Decision, len(PersonCategories))}
 	for _, c := range PersonCategories {

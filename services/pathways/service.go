@@ -73,11 +73,7 @@ func (s *Service) guard(ctx context.Context, a tenants.Actor, personID, action, 
 	}
 	d := read.Decisions[policies.CatEmployment]
 	if action == policies.ActWrite {
-		w, err := s.engine.Access(ctx, s.db, a, personID, policies.ActWrite, "")
-		if err != nil {
-			return access{}, err
-		}
-		d = w.Decisions[policies.CatEmployment]
+		d = s.engine.Redecide(read, a, policies.ActWrite).Decisions[policies.CatEmployment]
 	}
 	if !d.Allow {
 		why := strings.Join(d.Reasons, "; ")

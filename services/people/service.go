@@ -193,10 +193,7 @@ func (s *Service) Update(ctx context.Context, a tenants.Actor, requestID, id str
 	if !read.Visible() {
 		return View{}, errNotFound
 	}
-	write, err := s.engine.Access(ctx, s.db, a, id, policies.ActWrite, "")
-	if err != nil {
-		return View{}, err
-	}
+	write := s.engine.Redecide(read, a, policies.ActWrite)
 	now := s.now()
 	fields, birth, fc := validate(in, false, now)
 	if err := s.checkResidenceField(ctx, in, fields, now); err != nil {

@@ -257,10 +257,7 @@ func (s *Service) mayShare(ctx context.Context, q sqlx.QueryerContext, a tenants
 		}
 		return []policies.Entry{denyEntry(d.PersonID, policies.LogWrite, "referral refused: the person is not visible to the tenant", LogCategory)}, errNoPerson
 	}
-	share, err := s.engine.Access(ctx, q, a, d.PersonID, policies.ActShare, "")
-	if err != nil {
-		return nil, err
-	}
+	share := s.engine.Redecide(read, a, policies.ActShare)
 	var refused []string
 	for _, c := range d.SharedCategories {
 		if dec := share.Decisions[c]; !dec.Allow {
@@ -527,11 +524,7 @@ func (s *Service) RecordL68Check(ctx context.Context, a tenants.Actor, personID 
 		return L68Check{}, errNoPerson
 	}
 	if d := acc.Decisions[policies.CatDisability]; !d.Allow {
-		read, err := s.engine.Access(ctx, s.db, a, personID, policies.ActRead, "")
-		if err != nil {
-			return L68Check{}, err
-		}
-		if !read.Visible() {
+		if read := s.engine.Redecide(acc, a, policies.ActRead); !read.Visible() {
 			return L68Check{}, s.logThen(ctx, a, errNoPerson, denyEntry(personID, policies.LogWrite, "L.68 check: the person is not visible to the tenant", policies.CatDisability))
 		}
 		why := "you may not record L.68 verifications of this person: " + strings.Join(d.Reasons, "; ")
