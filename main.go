@@ -199,10 +199,7 @@ func openDB(ctx context.Context, cfg Config) (*sqlx.DB, error) {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	pc := postgres.DefaultPool
-	pc.MaxOpen = cfg.DBMaxConns
-	if pc.MaxIdle > pc.MaxOpen {
-		pc.MaxIdle = pc.MaxOpen
-	}
+	pc.MaxOpen, pc.MaxIdle = cfg.DBMaxConns, cfg.DBMaxConns
 	return postgres.Open(ctx, cfg.DatabaseURL, pc)
 }
 

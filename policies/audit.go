@@ -36,8 +36,34 @@ type Entry struct {
 // later change. It runs outside the caller's transaction, so it holds the
 // chain's lock for one statement only.
 func LogAccess(ctx context.Context, db sqlx.ExecerContext, a tenants.Actor, requestID string, entries ...Entry) error {
-	if len(entries) == 0 {
+	args, ok := logArgs(a, requestID, entries)
+	if !ok {
 		return nil
+	}
+	_, err := db.ExecContext(ctx, logAccessSQL, args...)
+	return translateLog(err)
+}
+
+// LogAccess is the package's LogAccess on the engine's pool, as a prepared
+// statement: every read of personal data runs it.
+func (e *Engine) LogAccess(ctx context.Context, a tenants.Actor, requestID string, entries ...Entry) error {
+	args, ok := logArgs(a, requestID, entries)
+	if !ok {
+		return nil
+	}
+	return translateLog(e.stmts.Exec(ctx, logAccessSQL, args...))
+}
+
+const logAccessSQL = `
+INSERT INTO access_log (tenant_id, user_id, person_id, action, categories, purpose, decision, reason, request_id)
+SELECT nullif($1, '')::uuid, nullif($2, '')::uuid, nullif(p, '')::uuid, act, c::text[], pur, d, r, $9
+FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) AS e(p, act, c, pur, d, r)`
+
+// logArgs are the parameters of logAccessSQL: the entries as parallel
+// arrays. ok is false when there is nothing to log.
+func logArgs(a tenants.Actor, requestID string, entries []Entry) (args []any, ok bool) {
+	if len(entries) == 0 {
+		return nil, false
 	}
 	persons := make([]string, len(entries))
 	actions := make([]string, len(entries))
@@ -53,12 +79,11 @@ func LogAccess(ctx context.Context, db sqlx.ExecerContext, a tenants.Actor, requ
 			decisions[i] = Allow
 		}
 	}
-	const q = `
-INSERT INTO access_log (tenant_id, user_id, person_id, action, categories, purpose, decision, reason, request_id)
-SELECT nullif($1, '')::uuid, nullif($2, '')::uuid, nullif(p, '')::uuid, act, c::text[], pur, d, r, $9
-FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) AS e(p, act, c, pur, d, r)`
-	_, err := db.ExecContext(ctx, q, a.TenantID, a.UserID, pq.Array(persons), pq.Array(actions), pq.Array(cats),
-		pq.Array(purposes), pq.Array(decisions), pq.Array(reasons), requestID)
+	return []any{a.TenantID, a.UserID, pq.Array(persons), pq.Array(actions), pq.Array(cats),
+		pq.Array(purposes), pq.Array(decisions), pq.Array(reasons), requestID}, true
+}
+
+func translateLog(err error) error {
 	if err != nil {
 		return postgres.Translate(fmt.Errorf("write the access log: %w", err))
 	}

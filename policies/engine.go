@@ -95,6 +95,7 @@ func listHas(args ...interface{}) (interface{}, error) {
 // is cached after the cache was invalidated.
 type Engine struct {
 	db         *sqlx.DB
+	stmts      *postgres.Statements // the facts query and the access log insert
 	log        *slog.Logger
 	cur        atomic.Pointer[state]
 	reloadMu   sync.Mutex
@@ -113,7 +114,7 @@ type state struct {
 
 // New loads the policy. Seed first, so that a new database has one.
 func New(ctx context.Context, db *sqlx.DB, log *slog.Logger) (*Engine, error) {
-	e := &Engine{db: db, log: log, checkEvery: 5 * time.Second}
+	e := &Engine{db: db, stmts: postgres.NewStatements(db), log: log, checkEvery: 5 * time.Second}
 	if err := e.Reload(ctx); err != nil {
 		return nil, err
 	}

@@ -221,11 +221,22 @@ SELECT
 
 // ReadFacts reads the facts of the acting tenant about a person.
 func ReadFacts(ctx context.Context, q sqlx.QueryerContext, a tenants.Actor, personID, purpose string) (PersonFacts, error) {
+	return readFacts(ctx, nil, q, a, personID, purpose)
+}
+
+// readFacts reads the facts through st, prepared when q is st's pool.
+func readFacts(ctx context.Context, st *postgres.Statements, q sqlx.QueryerContext, a tenants.Actor, personID, purpose string) (PersonFacts, error) {
 	if !postgres.IsUUID(personID) {
 		return PersonFacts{}, nil
 	}
 	var r factsRow
-	if err := sqlx.GetContext(ctx, q, &r, factsSQL, personID, a.TenantID, string(a.TenantKind), purpose); err != nil {
+	get := sqlx.GetContext
+	if st != nil {
+		get = func(ctx context.Context, q sqlx.QueryerContext, dest any, query string, args ...any) error {
+			return st.Get(ctx, q, dest, query, args...)
+		}
+	}
+	if err := get(ctx, q, &r, factsSQL, personID, a.TenantID, string(a.TenantKind), purpose); err != nil {
 		return PersonFacts{}, postgres.Translate(fmt.Errorf("access facts: %w", err))
 	}
 	return decodeFacts(r.Exists, r.Links, r.Granted)
@@ -297,7 +308,7 @@ func (p PersonAccess) Visible() bool { return p.Facts.Exists && len(p.Allowed())
 // It is the function services call before they read or write a person's
 // data: one SQL query for the facts, then the cached Casbin decisions.
 func (e *Engine) Access(ctx context.Context, q sqlx.QueryerContext, a tenants.Actor, personID, action, purpose string) (PersonAccess, error) {
-	f, err := ReadFacts(ctx, q, a, personID, purpose)
+	f, err := readFacts(ctx, e.stmts, q, a, personID, purpose)
 	if err != nil {
 		return PersonAccess{}, err
 	}
@@ -326,7 +337,7 @@ func (e *Engine) decideAll(a tenants.Actor, f PersonFacts, action string) Person
 // DecideObject decides a non-category object about one person (its access
 // log: CatAudit) with the person's facts.
 func (e *Engine) DecideObject(ctx context.Context, q sqlx.QueryerContext, a tenants.Actor, personID, object, action string) (Decision, PersonFacts, error) {
-	f, err := ReadFacts(ctx, q, a, personID, "")
+	f, err := readFacts(ctx, e.stmts, q, a, personID, "")
 	if err != nil || !f.Exists {
 		return Decision{Missing: "relationship"}, f, err
 	}

@@ -17,28 +17,8 @@ import (
 // tests of services/people and services/pathways hold it to that).
 // It returns "FALSE" and no arguments when no link can ever allow it.
 func (f ListFilter) SQL(category, tenantKind, person, tenant string, next int) (string, []any) {
-	var anyNoConsent, anyConsent bool
-	var kinds, consentKinds, denyKinds []string
-	for _, t := range f.Allow {
-		if t.Category != category {
-			continue
-		}
-		switch {
-		case t.Relationship == Any && !t.Consent:
-			anyNoConsent = true
-		case t.Relationship == Any:
-			anyConsent = true
-		case !t.Consent:
-			kinds = append(kinds, t.Relationship)
-		default:
-			consentKinds = append(consentKinds, t.Relationship)
-		}
-	}
-	for _, t := range f.Deny {
-		if t.Category == category {
-			denyKinds = append(denyKinds, t.Relationship)
-		}
-	}
+	w := f.ways(category)
+	anyNoConsent, anyConsent, kinds, consentKinds, denyKinds := w.anyNoConsent, w.anyConsent, w.kinds, w.consentKinds, w.denyKinds
 	var args []any
 	arg := func(v any) string {
 		args = append(args, v)
@@ -81,3 +61,75 @@ func (f ListFilter) SQL(category, tenantKind, person, tenant string, next int) (
 	}
 	return cond, args
 }
+
+// ways classifies the filter's triples for one category.
+type ways struct {
+	anyNoConsent, anyConsent       bool // some triple allows without a link, without or with consent
+	kinds, consentKinds, denyKinds []string
+}
+
+func (f ListFilter) ways(category string) ways {
+	var w ways
+	for _, t := range f.Allow {
+		if t.Category != category {
+			continue
+		}
+		switch {
+		case t.Relationship == Any && !t.Consent:
+			w.anyNoConsent = true
+		case t.Relationship == Any:
+			w.anyConsent = true
+		case !t.Consent:
+			w.kinds = append(w.kinds, t.Relationship)
+		default:
+			w.consentKinds = append(w.consentKinds, t.Relationship)
+		}
+	}
+	for _, t := range f.Deny {
+		if t.Category == category {
+			w.denyKinds = append(w.denyKinds, t.Relationship)
+		}
+	}
+	return w
+}
+
+// LinkSQL is the condition of SQL for a query that walks the acting
+// tenant's own links (alias link) instead of the persons: a link row
+// qualifies when it is active, belongs to the tenant, opens the category
+// and (for the kinds that need it) the person's consent grants it; a person
+// is listed when one of their links qualifies. ok is false when the filter
+// lets the tenant see persons it has no link to (a "*" relationship): then
+// only SQL can say it. The arguments are numbered from next.
+func (f ListFilter) LinkSQL(category, tenantKind, link, tenant string, next int) (cond string, args []any, ok bool) {
+	w := f.ways(category)
+	if w.anyNoConsent || w.anyConsent {
+		return "", nil, false
+	}
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", next+len(args)-1)
+	}
+	if len(w.kinds) == 0 && len(w.consentKinds) == 0 {
+		return "FALSE", nil, true
+	}
+	cat := arg(category)
+	opens := `(` + link + `.scope IS NULL OR ` + cat + ` = ANY(` + link + `.scope))`
+	var alts []string
+	if len(w.kinds) > 0 {
+		alts = append(alts, `(`+link+`.kind = ANY(`+arg(pq.Array(w.kinds))+`) AND `+opens+`)`)
+	}
+	if len(w.consentKinds) > 0 {
+		alts = append(alts, `(`+link+`.kind = ANY(`+arg(pq.Array(w.consentKinds))+`) AND `+opens+
+			` AND EXISTS (SELECT 1 FROM consent_grants g WHERE g.person_id = `+link+`.person_id AND (g.grantee_tenant_id = `+tenant+
+			` OR g.grantee_kind = `+arg(tenantKind)+`) AND `+activeGrant+` AND `+cat+` = ANY(g.categories)))`)
+	}
+	cond = link + `.tenant_id = ` + tenant + ` AND ` + activeLinkAs(link) + ` AND (` + strings.Join(alts, " OR ") + `)`
+	if len(w.denyKinds) > 0 {
+		cond += ` AND NOT EXISTS (SELECT 1 FROM person_links l WHERE l.person_id = ` + link + `.person_id AND l.tenant_id = ` + tenant +
+			` AND ` + activeLink + ` AND l.kind = ANY(` + arg(pq.Array(w.denyKinds)) + `) AND (l.scope IS NULL OR ` + cat + ` = ANY(l.scope)))`
+	}
+	return cond, args, true
+}
+
+// activeLinkAs is activeLink for a link table under another alias.
+func activeLinkAs(alias string) string { return strings.ReplaceAll(activeLink, "l.", alias+".") }

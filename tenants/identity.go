@@ -46,6 +46,7 @@ var DefaultAuth = AuthConfig{
 // roles.
 type Identity struct {
 	db    *sqlx.DB
+	stmts *postgres.Statements // the per-request session lookup
 	cfg   AuthConfig
 	log   *slog.Logger
 	now   func() time.Time
@@ -66,7 +67,7 @@ func NewIdentity(db *sqlx.DB, cfg AuthConfig, log *slog.Logger, now func() time.
 	if rolesChanged == nil {
 		rolesChanged = func(context.Context) {}
 	}
-	return &Identity{db: db, cfg: cfg, log: log, now: now, dummy: dummy, rolesChanged: rolesChanged}, nil
+	return &Identity{db: db, stmts: postgres.NewStatements(db), cfg: cfg, log: log, now: now, dummy: dummy, rolesChanged: rolesChanged}, nil
 }
 
 // Session is an authenticated session with its user and memberships.
@@ -236,7 +237,7 @@ func (s *Identity) Authenticate(ctx context.Context, token string) (Session, err
 		return Session{}, apperr.New(apperr.Unauthorized, "the bearer token is not valid")
 	}
 	h := sha256.Sum256([]byte(token))
-	r, err := sessionByHash(ctx, s.db, h[:])
+	r, err := sessionByHash(ctx, s.stmts, s.db, h[:])
 	if err != nil {
 		return Session{}, err
 	}
@@ -250,7 +251,7 @@ func (s *Identity) Authenticate(ctx context.Context, token string) (Session, err
 	// Record use at most once a minute: a write per request would cost more
 	// than the idle timeout's precision is worth.
 	if now.Sub(r.LastSeenAt) > time.Minute {
-		if _, err := s.db.ExecContext(ctx, `UPDATE sessions SET last_seen_at = $2 WHERE id = $1`, r.ID, now); err != nil {
+		if err := s.stmts.Exec(ctx, `UPDATE sessions SET last_seen_at = $2 WHERE id = $1`, r.ID, now); err != nil {
 			return Session{}, postgres.Translate(err)
 		}
 	}

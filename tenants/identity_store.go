@@ -154,14 +154,14 @@ type sessionRow struct {
 // sessionByHash returns the live session of a token hash with its user and
 // memberships in one query: a revoked session or a disabled user is
 // not_found, so disabling a user ends their sessions at once.
-func sessionByHash(ctx context.Context, q sqlx.QueryerContext, hash []byte) (sessionRow, error) {
+func sessionByHash(ctx context.Context, st *postgres.Statements, db *sqlx.DB, hash []byte) (sessionRow, error) {
 	stmt := `
 SELECT s.id, s.user_id, u.email, u.display_name, s.created_at, s.last_seen_at, s.expires_at,
 	` + membershipsSQL + ` AS memberships
 FROM sessions s JOIN users u ON u.id = s.user_id
 WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND u.disabled_at IS NULL`
 	var r sessionRow
-	err := sqlx.GetContext(ctx, q, &r, stmt, hash)
+	err := st.Get(ctx, db, &r, stmt, hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, errNoSession
 	}

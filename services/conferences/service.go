@@ -35,7 +35,7 @@ func NewService(db *sqlx.DB, engine *policies.Engine, now func() time.Time, log 
 func source(id string) string { return "conference:" + id }
 
 func (s *Service) logAccess(ctx context.Context, a tenants.Actor, entries ...policies.Entry) error {
-	return policies.LogAccess(ctx, s.db, a, httpx.RequestID(ctx), entries...)
+	return s.engine.LogAccess(ctx, a, httpx.RequestID(ctx), entries...)
 }
 
 // find reads a conference the actor's tenant takes part in; for any other

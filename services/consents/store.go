@@ -75,7 +75,7 @@ func allow(personID, action, purpose, reason string) policies.Entry {
 // log writes entries to the access log. A read that cannot be logged is not
 // served.
 func (s *Service) log(ctx context.Context, a tenants.Actor, entries ...policies.Entry) error {
-	return policies.LogAccess(ctx, s.db, a, httpx.RequestID(ctx), entries...)
+	return s.engine.LogAccess(ctx, a, httpx.RequestID(ctx), entries...)
 }
 
 // logThen logs entries (if any) and returns err, or the logging error.

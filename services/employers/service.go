@@ -354,7 +354,7 @@ func (s *Service) Matches(ctx context.Context, a tenants.Actor, openingID string
 		entries[i] = policies.Entry{PersonID: m.PersonID, Action: policies.LogList, Categories: cats, Allow: true,
 			Reason: fmt.Sprintf("matched with opening %s (rank %d, score %d)", o.ID, i+1, m.Score)}
 	}
-	if err := policies.LogAccess(ctx, s.db, a, httpx.RequestID(ctx), entries...); err != nil {
+	if err := s.engine.LogAccess(ctx, a, httpx.RequestID(ctx), entries...); err != nil {
 		return Opening{}, nil, err
 	}
 	return o, ms, nil

@@ -147,7 +147,7 @@ func (s *Service) roleCategories(a tenants.Actor, action string) []string {
 }
 
 func (s *Service) logAccess(ctx context.Context, a tenants.Actor, requestID string, entries ...policies.Entry) error {
-	return policies.LogAccess(ctx, s.db, a, requestID, entries...)
+	return s.engine.LogAccess(ctx, a, requestID, entries...)
 }
 
 // personExists answers whether the person's notes exist for the actor at

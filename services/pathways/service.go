@@ -86,14 +86,14 @@ func (s *Service) guard(ctx context.Context, a tenants.Actor, personID, action, 
 
 // logged writes an allowed read or write of the person's employment data.
 func (s *Service) logged(ctx context.Context, a tenants.Actor, personID, action, reason string) error {
-	return policies.LogAccess(ctx, s.db, a, httpx.RequestID(ctx), policies.Entry{PersonID: personID, Action: action,
+	return s.engine.LogAccess(ctx, a, httpx.RequestID(ctx), policies.Entry{PersonID: personID, Action: action,
 		Categories: []string{policies.CatEmployment}, Allow: true, Reason: reason})
 }
 
 // logThen logs the entries and returns err, or the logging error: a denial
 // that cannot be logged is an error of the request.
 func (s *Service) logThen(ctx context.Context, a tenants.Actor, err error, entries ...policies.Entry) error {
-	if lerr := policies.LogAccess(ctx, s.db, a, httpx.RequestID(ctx), entries...); lerr != nil {
+	if lerr := s.engine.LogAccess(ctx, a, httpx.RequestID(ctx), entries...); lerr != nil {
 		return lerr
 	}
 	return err

@@ -393,6 +393,29 @@ func TestSearchAndPagination(t *testing.T) {
 	if got := countLogged() - loggedBefore; got != len(want) {
 		t.Errorf("paging through %d persons logged %d list reads, want one per person shown", len(want), got)
 	}
+	// A renamed person moves to their new place in the list (the list walks
+	// the tenant's links by a copy of the name that follows the person).
+	var verdi people.Summary
+	all, _, err := e.svc.Search(ctx, owner, "", people.SearchParams{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range all {
+		if s.FamilyName == "Verdi" {
+			verdi = s
+		}
+	}
+	if _, err := e.svc.Update(ctx, owner, "", verdi.ID, 1, people.Input{FamilyName: str("Amato")}); err != nil {
+		t.Fatal(err)
+	}
+	seen = nil
+	all, _, _ = e.svc.Search(ctx, owner, "", people.SearchParams{Limit: 10})
+	for _, s := range all {
+		seen = append(seen, s.FamilyName)
+	}
+	if want := []string{"Amato", "Bianchi", "Gallo", "Neri", "Rossi", "Russo"}; !slices.Equal(seen, want) {
+		t.Errorf("after renaming Verdi to Amato the list is %v, want %v", seen, want)
+	}
 	if list, _, _ := e.svc.Search(ctx, owner, "", people.SearchParams{Query: `%_\`, Limit: 10}); len(list) != 0 {
 		t.Errorf("LIKE wildcards in the query matched %d persons", len(list))
 	}

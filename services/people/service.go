@@ -19,6 +19,7 @@ import (
 // Service registers, finds, reads and changes persons.
 type Service struct {
 	db     *sqlx.DB
+	stmts  *postgres.Statements // the hot reads: a person by id, the list
 	engine *policies.Engine
 	now    func() time.Time
 	log    *slog.Logger
@@ -26,7 +27,7 @@ type Service struct {
 
 // NewService returns the persons service.
 func NewService(db *sqlx.DB, engine *policies.Engine, now func() time.Time, log *slog.Logger) *Service {
-	return &Service{db: db, engine: engine, now: now, log: log}
+	return &Service{db: db, stmts: postgres.NewStatements(db), engine: engine, now: now, log: log}
 }
 
 // View is a person as one tenant may see them: the record, and which
@@ -44,7 +45,7 @@ func (v View) Has(c string) bool { return slices.Contains(v.Readable, c) }
 // logAccess writes access-log entries; a failure to log is an error of the
 // request, since an unlogged read must not happen.
 func (s *Service) logAccess(ctx context.Context, a tenants.Actor, requestID string, entries ...policies.Entry) error {
-	return policies.LogAccess(ctx, s.db, a, requestID, entries...)
+	return s.engine.LogAccess(ctx, a, requestID, entries...)
 }
 
 // Register records a new person with the acting tenant as owner. A fiscal
@@ -142,7 +143,7 @@ func (s *Service) view(ctx context.Context, a tenants.Actor, id, purpose string)
 	if !acc.Visible() {
 		return View{}, errNotFound
 	}
-	p, err := personByID(ctx, s.db, id)
+	p, err := personByID(ctx, s.stmts, s.db, id)
 	if err != nil {
 		return View{}, err
 	}
@@ -202,7 +203,7 @@ func (s *Service) Update(ctx context.Context, a tenants.Actor, requestID, id str
 	if err := fields.Err(); err != nil {
 		return View{}, err
 	}
-	cur, err := personByID(ctx, s.db, id)
+	cur, err := personByID(ctx, s.stmts, s.db, id)
 	if err != nil {
 		return View{}, err
 	}
@@ -286,7 +287,7 @@ func (s *Service) Update(ctx context.Context, a tenants.Actor, requestID, id str
 // logged).
 func (s *Service) Search(ctx context.Context, a tenants.Actor, requestID string, p SearchParams) ([]Summary, bool, error) {
 	f := s.engine.ListFilter(a, policies.ActRead)
-	out, err := search(ctx, s.db, a.TenantID, string(a.TenantKind), f, p)
+	out, err := search(ctx, s.stmts, s.db, a.TenantID, string(a.TenantKind), f, p)
 	if err != nil {
 		return nil, false, err
 	}

@@ -10,7 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
 	"attivi/policies"
+	"attivi/storage/postgres"
 	"attivi/storage/postgres/pgtest"
 	"attivi/tenants"
 )
@@ -122,7 +126,8 @@ func TestListVisibilityEqualsDecision(t *testing.T) {
 		}
 	}
 
-	checks, mismatches, allowed := 0, 0, 0
+	stmts := postgres.NewStatements(db)
+	checks, mismatches, allowed, walked := 0, 0, 0, 0
 	for _, a := range actors {
 		f := engine.ListFilter(a, policies.ActRead)
 		for _, cat := range policies.PersonCategories {
@@ -133,6 +138,10 @@ func TestListVisibilityEqualsDecision(t *testing.T) {
 			}
 			if err := db.SelectContext(ctx, &listed, `SELECT p.id FROM persons p WHERE `+cond, append([]any{a.TenantID}, args...)...); err != nil {
 				t.Fatalf("%s: %v", cond, err)
+			}
+			checkLinkWalk(ctx, t, db, a, f, cat, listed)
+			if cat == policies.CatIdentity {
+				walked += checkListPages(ctx, t, stmts, db, a, f, listed)
 			}
 			for _, id := range personIDs {
 				acc, err := engine.Access(ctx, db, a, id, policies.ActRead, "")
@@ -153,8 +162,74 @@ func TestListVisibilityEqualsDecision(t *testing.T) {
 			}
 		}
 	}
+	if walked < 20 {
+		t.Errorf("the persons list walked the links for %d (actor, category) pairs: the test does not exercise it", walked)
+	}
 	if checks < 5000 || allowed < 100 || allowed > checks-100 {
 		t.Errorf("%d checks of which %d allowed: the synthetic network does not exercise both answers", checks, allowed)
 	}
 	t.Logf("%d (actor, person, category) checks, %d allowed, %d mismatches", checks, allowed, mismatches)
+}
+
+// checkLinkWalk: the condition on the tenant's own links (LinkSQL, what the
+// persons list walks) selects the same persons as the condition on persons
+// (SQL), listed.
+func checkLinkWalk(ctx context.Context, t *testing.T, db *sqlx.DB, a tenants.Actor, f policies.ListFilter, cat string, listed []string) {
+	t.Helper()
+	cond, args, ok := f.LinkSQL(cat, string(a.TenantKind), "pl", "$1", 2)
+	if !ok {
+		return
+	}
+	var walked []string
+	if cond != "FALSE" {
+		if err := db.SelectContext(ctx, &walked, `SELECT DISTINCT pl.person_id FROM person_links pl WHERE `+cond,
+			append([]any{a.TenantID}, args...)...); err != nil {
+			t.Fatalf("%s: %v", cond, err)
+		}
+	}
+	got, want := slices.Sorted(slices.Values(walked)), slices.Sorted(slices.Values(listed))
+	if !slices.Equal(got, want) {
+		t.Errorf("%s %v, %s: the link walk selects %d persons, the person condition %d", a.TenantSlug, a.Roles, cat, len(got), len(want))
+	}
+}
+
+// checkListPages pages through the persons list as the endpoint does, in
+// pages of 7, and compares it with listed in name order. It returns 1 when
+// the list walked the links, 0 when it took the persons path.
+func checkListPages(ctx context.Context, t *testing.T, st *postgres.Statements, db *sqlx.DB, a tenants.Actor, f policies.ListFilter, listed []string) int {
+	t.Helper()
+	var want []string
+	if len(listed) > 0 {
+		if err := db.SelectContext(ctx, &want, `SELECT id FROM persons WHERE id = ANY($1) ORDER BY lower(family_name), lower(given_name), id`,
+			pq.Array(listed)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	p := SearchParams{Limit: 7}
+	for range 100 {
+		page, err := search(ctx, st, db, a.TenantID, string(a.TenantKind), f, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		more := len(page) > p.Limit
+		if more {
+			page = page[:p.Limit]
+		}
+		for _, s := range page {
+			got = append(got, s.ID)
+		}
+		if !more {
+			break
+		}
+		last := page[len(page)-1]
+		p.After = [3]string{last.SortFamily, last.SortGiven, last.ID}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("%s %v: the list pages show %d persons, %d expected (or another order)", a.TenantSlug, a.Roles, len(got), len(want))
+	}
+	if _, _, ok := f.LinkSQL(policies.CatIdentity, string(a.TenantKind), "pl", "$1", 2); ok {
+		return 1
+	}
+	return 0
 }

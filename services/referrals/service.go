@@ -71,7 +71,7 @@ func (s *Service) ReferralPath(ctx context.Context, personID string) (Path, erro
 
 // log writes access-log entries. A read that cannot be logged is not served.
 func (s *Service) log(ctx context.Context, a tenants.Actor, entries ...policies.Entry) error {
-	return policies.LogAccess(ctx, s.db, a, httpx.RequestID(ctx), entries...)
+	return s.engine.LogAccess(ctx, a, httpx.RequestID(ctx), entries...)
 }
 
 // logThen logs entries and returns err, or the logging error.
