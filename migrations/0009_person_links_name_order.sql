@@ -49,3 +49,4 @@ CREATE TRIGGER persons_sort_key AFTER UPDATE OF family_name, given_name ON perso
 -- on each link, so the walk reads the index alone.
 CREATE INDEX person_links_tenant_name_idx ON person_links (tenant_id, sort_family, sort_given, person_id)
 	INCLUDE (kind, scope, valid_from, valid_until) WHERE ended_at IS NULL;
+

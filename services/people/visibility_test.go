@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,8 +69,8 @@ func TestListVisibilityEqualsDecision(t *testing.T) {
 	for i := 0; i < 60; i++ {
 		var id string
 		err := db.GetContext(ctx, &id, `INSERT INTO persons (fiscal_code, given_name, family_name, birth_date, sex, residence_istat, target_group, registered_by)
-			VALUES ($1, 'Nome', $2, '1990-01-01', 'F', '048001', 'disabile_l68', $3) RETURNING id`,
-			fmt.Sprintf("%011d", 10000000000+i), fmt.Sprintf("Cognome%02d", i), all[0].ID)
+			VALUES ($1, $4, $2, '1990-01-01', 'F', '048001', 'disabile_l68', $3) RETURNING id`,
+			fmt.Sprintf("%011d", 10000000000+i), fmt.Sprintf("Cognome%02d", i), all[0].ID, []string{"Anna", "Lucia", "Marianna", "Giulia"}[i%4])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -127,7 +128,7 @@ func TestListVisibilityEqualsDecision(t *testing.T) {
 	}
 
 	stmts := postgres.NewStatements(db)
-	checks, mismatches, allowed, walked := 0, 0, 0, 0
+	checks, mismatches, allowed, walked, searched := 0, 0, 0, 0, 0
 	for _, a := range actors {
 		f := engine.ListFilter(a, policies.ActRead)
 		for _, cat := range policies.PersonCategories {
@@ -141,7 +142,8 @@ func TestListVisibilityEqualsDecision(t *testing.T) {
 			}
 			checkLinkWalk(ctx, t, db, a, f, cat, listed)
 			if cat == policies.CatIdentity {
-				walked += checkListPages(ctx, t, stmts, db, a, f, listed)
+				w, n := checkListPages(ctx, t, stmts, db, a, f, listed)
+				walked, searched = walked+w, searched+n
 			}
 			for _, id := range personIDs {
 				acc, err := engine.Access(ctx, db, a, id, policies.ActRead, "")
@@ -161,6 +163,9 @@ func TestListVisibilityEqualsDecision(t *testing.T) {
 				}
 			}
 		}
+	}
+	if searched < 10 {
+		t.Errorf("the searches found %d persons in all: the test does not exercise them", searched)
 	}
 	if walked < 20 {
 		t.Errorf("the persons list walked the links for %d (actor, category) pairs: the test does not exercise it", walked)
@@ -193,20 +198,43 @@ func checkLinkWalk(ctx context.Context, t *testing.T, db *sqlx.DB, a tenants.Act
 	}
 }
 
-// checkListPages pages through the persons list as the endpoint does, in
-// pages of 7, and compares it with listed in name order. It returns 1 when
-// the list walked the links, 0 when it took the persons path.
-func checkListPages(ctx context.Context, t *testing.T, st *postgres.Statements, db *sqlx.DB, a tenants.Actor, f policies.ListFilter, listed []string) int {
+// checkListPages pages through the persons list and two searches as the
+// endpoint does and compares them with listed (those of its persons whose
+// names hold the words) in name order. It returns walks 1
+// when the list walked the links (0: the persons path), and how many
+// persons the searches should find.
+func checkListPages(ctx context.Context, t *testing.T, st *postgres.Statements, db *sqlx.DB, a tenants.Actor, f policies.ListFilter, listed []string) (walks, found int) {
 	t.Helper()
-	var want []string
-	if len(listed) > 0 {
-		if err := db.SelectContext(ctx, &want, `SELECT id FROM persons WHERE id = ANY($1) ORDER BY lower(family_name), lower(given_name), id`,
-			pq.Array(listed)); err != nil {
-			t.Fatal(err)
+	for _, query := range []string{"", "lucia", "ANN cognome"} {
+		var want []string
+		if len(listed) > 0 {
+			cond := `TRUE`
+			for _, w := range strings.Fields(strings.ToLower(query)) {
+				cond += ` AND search_text LIKE '%` + w + `%'`
+			}
+			if err := db.SelectContext(ctx, &want, `SELECT id FROM persons WHERE id = ANY($1) AND `+cond+` ORDER BY lower(family_name), lower(given_name), id`,
+				pq.Array(listed)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if query != "" {
+			found += len(want)
+		}
+		if got := pages(ctx, t, st, db, a, f, query); !slices.Equal(got, want) {
+			t.Errorf("%s %v, q=%q: the list pages show %d persons, %d expected (or another order)", a.TenantSlug, a.Roles, query, len(got), len(want))
 		}
 	}
+	if _, _, ok := f.LinkSQL(policies.CatIdentity, string(a.TenantKind), "pl", "$1", 2); ok {
+		walks = 1
+	}
+	return walks, found
+}
+
+// pages pages through the persons list as the endpoint does, in pages of 7.
+func pages(ctx context.Context, t *testing.T, st *postgres.Statements, db *sqlx.DB, a tenants.Actor, f policies.ListFilter, query string) []string {
+	t.Helper()
 	var got []string
-	p := SearchParams{Limit: 7}
+	p := SearchParams{Query: query, Limit: 7}
 	for range 100 {
 		page, err := search(ctx, st, db, a.TenantID, string(a.TenantKind), f, p)
 		if err != nil {
@@ -225,11 +253,5 @@ func checkListPages(ctx context.Context, t *testing.T, st *postgres.Statements, 
 		last := page[len(page)-1]
 		p.After = [3]string{last.SortFamily, last.SortGiven, last.ID}
 	}
-	if !slices.Equal(got, want) {
-		t.Errorf("%s %v: the list pages show %d persons, %d expected (or another order)", a.TenantSlug, a.Roles, len(got), len(want))
-	}
-	if _, _, ok := f.LinkSQL(policies.CatIdentity, string(a.TenantKind), "pl", "$1", 2); ok {
-		return 1
-	}
-	return 0
+	return got
 }
