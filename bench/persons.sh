@@ -141,10 +141,10 @@ echo "== EXPLAIN (ANALYZE, BUFFERS), statements as the service ran them"
 bin/bench-load -rate 20 -warmup 0 -duration 1s -H "$auth" "$base/api/v1/persons?limit=50" >/dev/null
 bin/bench-load -rate 20 -warmup 0 -duration 1s -H "$auth" "$base/api/v1/persons?q=$surname&limit=50" >/dev/null
 bin/bench-explain -log "$pglog" -title "-- list: GET /api/v1/persons?limit=50 (walks the tenant's links in name order)" \
-	-contains 'FROM person_links pl' -contains 'DISTINCT ON'
+	-contains 'FROM person_links pl' -contains 'DISTINCT ON' -exclude 'LIKE'
 echo
-bin/bench-explain -log "$pglog" -title "-- search: GET /api/v1/persons?q=$surname&limit=50" \
-	-contains 'FROM persons p' -contains 'search_text LIKE'
+bin/bench-explain -log "$pglog" -title "-- search: GET /api/v1/persons?q=$surname&limit=50 (the same walk, filtered on the name)" \
+	-contains 'FROM person_links pl' -contains 'LIKE'
 echo
 bin/bench-explain -log "$pglog" -title "-- by id, 1/2: the access facts" -contains 'AS granted'
 echo

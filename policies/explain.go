@@ -61,6 +61,10 @@ SELECT t.id, t.slug, t.name, t.kind,
 	coalesce((SELECT array_agg(DISTINCT c ORDER BY c)
 		FROM consent_grants g, unnest(g.categories) AS c
 		WHERE g.person_id = $1 AND (g.grantee_tenant_id = t.id OR g.grantee_kind = t.kind) AND ` + activeGrant + `), '{}') AS granted,
+	coalesce((SELECT array_agg(DISTINCT c ORDER BY c)
+		FROM consent_grants g, unnest(g.categories) AS c
+		WHERE g.person_id = $1 AND (g.grantee_tenant_id = t.id OR g.grantee_kind = t.kind) AND g.purpose = '` + PurposeConference + `'
+		  AND ` + activeGrant + `), '{}') AS granted_conference,
 	coalesce((SELECT array_agg(DISTINCT r.role ORDER BY r.role)
 		FROM membership_roles r
 		JOIN memberships m ON m.user_id = r.user_id AND m.tenant_id = r.tenant_id
@@ -77,11 +81,11 @@ ORDER BY t.slug`
 	for rows.Next() {
 		var id, slug, name, kind string
 		var links []byte
-		var granted, roles pq.StringArray
-		if err := rows.Scan(&id, &slug, &name, &kind, &links, &granted, &roles); err != nil {
+		var granted, grantedConference, roles pq.StringArray
+		if err := rows.Scan(&id, &slug, &name, &kind, &links, &granted, &grantedConference, &roles); err != nil {
 			return nil, postgres.Translate(err)
 		}
-		f, err := decodeFacts(true, links, granted)
+		f, err := decodeFacts(true, links, granted, grantedConference)
 		if err != nil {
 			return nil, err
 		}
@@ -118,7 +122,7 @@ func (e *Engine) explainOne(tenantID, slug string, kind tenants.Kind, roles []st
 	for _, name := range roles {
 		role := tenants.Role(name)
 		a := tenants.Actor{UserID: string(role), TenantID: tenantID, TenantSlug: slug, TenantKind: kind, Roles: []tenants.Role{role}}
-		d := e.Decide(Request{Actor: a, Category: category, Action: action, Person: &Facts{Links: f.linksFor(category), Granted: f.Granted}})
+		d := e.decideCategory(a, f, category, action)
 		if d.Allow {
 			if !best.Allow {
 				best = ActionExplanation{Allow: true, Rule: d.Rule, Reasons: d.Reasons}

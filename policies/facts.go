@@ -178,12 +178,22 @@ func RevokeGrants(ctx context.Context, tx sqlx.ExtContext, consentID string) err
 	return postgres.Translate(err)
 }
 
+// PurposeConference is the purpose of the consents a conference link needs:
+// a tenant that sees a person because it takes part in a case conference
+// about them reads what the person consented to share for case
+// conferences, not what they consented to for another purpose.
+const PurposeConference = "case_conference"
+
 // PersonFacts are the facts of one tenant about one person.
 type PersonFacts struct {
 	Exists  bool
 	Links   []string            // active link kinds
 	Scopes  map[string][]string // kind -> categories, for links that open fewer than all
-	Granted []string            // categories granted by active consents
+	Granted []string            // categories granted by active consents (for the purpose asked, if any)
+	// GrantedConference are the categories granted by active consents for
+	// PurposeConference (none when another purpose was asked): the only
+	// ones a conference link counts with.
+	GrantedConference []string
 }
 
 // linksFor are the link kinds that count for category c: a scoped link
@@ -200,15 +210,16 @@ func (f PersonFacts) linksFor(c string) []string {
 }
 
 type factsRow struct {
-	Exists  bool           `db:"exists"`
-	Links   []byte         `db:"links"`
-	Granted pq.StringArray `db:"granted"`
+	Exists            bool           `db:"exists"`
+	Links             []byte         `db:"links"`
+	Granted           pq.StringArray `db:"granted"`
+	GrantedConference pq.StringArray `db:"granted_conference"`
 }
 
 // factsSQL reads, in one query, whether the person exists, the acting
 // tenant's active links to them (with their scopes) and the categories their
 // active consents grant the tenant (by slug or by kind) for the purpose (any
-// purpose when $4 is ”).
+// purpose when $4 is ”), and those granted for case conferences.
 const factsSQL = `
 SELECT
 	EXISTS (SELECT 1 FROM persons WHERE id = $1) AS exists,
@@ -217,7 +228,11 @@ SELECT
 	coalesce((SELECT array_agg(DISTINCT c ORDER BY c)
 		FROM consent_grants g, unnest(g.categories) AS c
 		WHERE g.person_id = $1 AND (g.grantee_tenant_id = $2 OR g.grantee_kind = $3)
-		  AND ($4 = '' OR g.purpose = $4) AND ` + activeGrant + `), '{}') AS granted`
+		  AND ($4 = '' OR g.purpose = $4) AND ` + activeGrant + `), '{}') AS granted,
+	coalesce((SELECT array_agg(DISTINCT c ORDER BY c)
+		FROM consent_grants g, unnest(g.categories) AS c
+		WHERE g.person_id = $1 AND (g.grantee_tenant_id = $2 OR g.grantee_kind = $3)
+		  AND g.purpose = '` + PurposeConference + `' AND $4 IN ('', '` + PurposeConference + `') AND ` + activeGrant + `), '{}') AS granted_conference`
 
 // ReadFacts reads the facts of the acting tenant about a person.
 func ReadFacts(ctx context.Context, q sqlx.QueryerContext, a tenants.Actor, personID, purpose string) (PersonFacts, error) {
@@ -239,11 +254,11 @@ func readFacts(ctx context.Context, st *postgres.Statements, q sqlx.QueryerConte
 	if err := get(ctx, q, &r, factsSQL, personID, a.TenantID, string(a.TenantKind), purpose); err != nil {
 		return PersonFacts{}, postgres.Translate(fmt.Errorf("access facts: %w", err))
 	}
-	return decodeFacts(r.Exists, r.Links, r.Granted)
+	return decodeFacts(r.Exists, r.Links, r.Granted, r.GrantedConference)
 }
 
-func decodeFacts(exists bool, links []byte, granted []string) (PersonFacts, error) {
-	f := PersonFacts{Exists: exists, Granted: granted}
+func decodeFacts(exists bool, links []byte, granted, grantedConference []string) (PersonFacts, error) {
+	f := PersonFacts{Exists: exists, Granted: granted, GrantedConference: grantedConference}
 	var ls []struct {
 		Kind  string   `json:"kind"`
 		Scope []string `json:"scope"`
@@ -329,9 +344,41 @@ func (e *Engine) decideAll(a tenants.Actor, f PersonFacts, action string) Person
 			p.Decisions[c] = Decision{Missing: "relationship", Reasons: []string{"there is no such person"}}
 			continue
 		}
-		p.Decisions[c] = e.Decide(Request{Actor: a, Category: c, Action: action, Person: &Facts{Links: f.linksFor(c), Granted: f.Granted}})
+		p.Decisions[c] = e.decideCategory(a, f, c, action)
 	}
 	return p
+}
+
+// decideCategory decides one category of a person from the facts: the
+// Casbin decision on the links that count for the category and the granted
+// categories, with one rule about purpose that a flat list of grants cannot
+// state. A conference link counts with the consents given for case
+// conferences only (PurposeConference):
+//
+//	allow = Decide(L, G) and (Decide(L without conference, G) or Decide(L, Gc))
+//
+// The first term carries the denials (a deny never depends on consent);
+// the second says that some allowing way holds with the consent its link
+// needs. ListFilter.SQL states the same for lists.
+func (e *Engine) decideCategory(a tenants.Actor, f PersonFacts, c, action string) Decision {
+	links := f.linksFor(c)
+	decide := func(links, granted []string) Decision {
+		return e.Decide(Request{Actor: a, Category: c, Action: action, Person: &Facts{Links: links, Granted: granted}})
+	}
+	d := decide(links, f.Granted)
+	if !d.Allow || !slices.Contains(links, LinkConference) {
+		return d
+	}
+	without := slices.DeleteFunc(slices.Clone(links), func(k string) bool { return k == LinkConference })
+	if decide(without, f.Granted).Allow {
+		return d
+	}
+	if dc := decide(links, f.GrantedConference); dc.Allow {
+		return dc
+	}
+	return Decision{Missing: "consent", Reasons: []string{fmt.Sprintf(
+		"tenant %s has the link conference, but no active consent of the person for the purpose %s grants %s data to it",
+		a.TenantSlug, PurposeConference, c)}}
 }
 
 // DecideObject decides a non-category object about one person (its access

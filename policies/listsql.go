@@ -32,12 +32,11 @@ func (f ListFilter) SQL(category, tenantKind, person, tenant string, next int) (
 		return `EXISTS (SELECT 1 FROM person_links l WHERE l.person_id = ` + person + ` AND l.tenant_id = ` + tenant +
 			` AND ` + activeLink + ` AND l.kind = ANY(` + arg(pq.Array(ks)) + `) AND (l.scope IS NULL OR ` + cat + ` = ANY(l.scope)))`
 	}
-	granted := func() string {
+	granted := func(purpose string) string {
 		if cat == "" {
 			cat = arg(category)
 		}
-		return `EXISTS (SELECT 1 FROM consent_grants g WHERE g.person_id = ` + person + ` AND (g.grantee_tenant_id = ` + tenant +
-			` OR g.grantee_kind = ` + arg(tenantKind) + `) AND ` + activeGrant + ` AND ` + cat + ` = ANY(g.categories))`
+		return grantedSQL(person, tenant, arg(tenantKind), cat, purpose)
 	}
 	var ways []string
 	if anyNoConsent {
@@ -47,9 +46,14 @@ func (f ListFilter) SQL(category, tenantKind, person, tenant string, next int) (
 			ways = append(ways, link(kinds))
 		}
 		if anyConsent {
-			ways = append(ways, granted())
-		} else if len(consentKinds) > 0 {
-			ways = append(ways, "("+link(consentKinds)+" AND "+granted()+")")
+			ways = append(ways, granted(""))
+		} else {
+			if len(consentKinds) > 0 {
+				ways = append(ways, "("+link(consentKinds)+" AND "+granted("")+")")
+			}
+			if w.conferenceConsent {
+				ways = append(ways, "("+link([]string{LinkConference})+" AND "+granted(PurposeConference)+")")
+			}
 		}
 	}
 	if len(ways) == 0 {
@@ -62,10 +66,25 @@ func (f ListFilter) SQL(category, tenantKind, person, tenant string, next int) (
 	return cond, args
 }
 
-// ways classifies the filter's triples for one category.
+// grantedSQL is the condition that an active consent of person grants cat
+// to the tenant (by id or by kind), for purpose when it is not "" (a
+// constant, not an argument).
+func grantedSQL(person, tenant, kind, cat, purpose string) string {
+	s := `EXISTS (SELECT 1 FROM consent_grants g WHERE g.person_id = ` + person + ` AND (g.grantee_tenant_id = ` + tenant +
+		` OR g.grantee_kind = ` + kind + `) AND ` + activeGrant + ` AND ` + cat + ` = ANY(g.categories)`
+	if purpose != "" {
+		s += ` AND g.purpose = '` + purpose + `'`
+	}
+	return s + `)`
+}
+
+// ways classifies the filter's triples for one category. A conference link
+// that needs consent is apart: it counts with case-conference consents only
+// (Engine.decideCategory).
 type ways struct {
 	anyNoConsent, anyConsent       bool // some triple allows without a link, without or with consent
 	kinds, consentKinds, denyKinds []string
+	conferenceConsent              bool // the conference link allows with a PurposeConference consent
 }
 
 func (f ListFilter) ways(category string) ways {
@@ -81,6 +100,8 @@ func (f ListFilter) ways(category string) ways {
 			w.anyConsent = true
 		case !t.Consent:
 			w.kinds = append(w.kinds, t.Relationship)
+		case t.Relationship == LinkConference:
+			w.conferenceConsent = true
 		default:
 			w.consentKinds = append(w.consentKinds, t.Relationship)
 		}
@@ -109,7 +130,7 @@ func (f ListFilter) LinkSQL(category, tenantKind, link, tenant string, next int)
 		args = append(args, v)
 		return fmt.Sprintf("$%d", next+len(args)-1)
 	}
-	if len(w.kinds) == 0 && len(w.consentKinds) == 0 {
+	if len(w.kinds) == 0 && len(w.consentKinds) == 0 && !w.conferenceConsent {
 		return "FALSE", nil, true
 	}
 	cat := arg(category)
@@ -118,10 +139,17 @@ func (f ListFilter) LinkSQL(category, tenantKind, link, tenant string, next int)
 	if len(w.kinds) > 0 {
 		alts = append(alts, `(`+link+`.kind = ANY(`+arg(pq.Array(w.kinds))+`) AND `+opens+`)`)
 	}
+	var kind string
+	if len(w.consentKinds) > 0 || w.conferenceConsent {
+		kind = arg(tenantKind)
+	}
 	if len(w.consentKinds) > 0 {
 		alts = append(alts, `(`+link+`.kind = ANY(`+arg(pq.Array(w.consentKinds))+`) AND `+opens+
-			` AND EXISTS (SELECT 1 FROM consent_grants g WHERE g.person_id = `+link+`.person_id AND (g.grantee_tenant_id = `+tenant+
-			` OR g.grantee_kind = `+arg(tenantKind)+`) AND `+activeGrant+` AND `+cat+` = ANY(g.categories)))`)
+			` AND `+grantedSQL(link+`.person_id`, tenant, kind, cat, "")+`)`)
+	}
+	if w.conferenceConsent {
+		alts = append(alts, `(`+link+`.kind = '`+LinkConference+`' AND `+opens+
+			` AND `+grantedSQL(link+`.person_id`, tenant, kind, cat, PurposeConference)+`)`)
 	}
 	cond = link + `.tenant_id = ` + tenant + ` AND ` + activeLinkAs(link) + ` AND (` + strings.Join(alts, " OR ") + `)`
 	if len(w.denyKinds) > 0 {

@@ -75,7 +75,7 @@ const (
 )
 
 // PurposeConference is the consent purpose a conference needs.
-const PurposeConference = "case_conference"
+const PurposeConference = policies.PurposeConference
 
 // Limits.
 const (

@@ -2,7 +2,6 @@ package notes
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -70,74 +69,28 @@ func (a Access) Visible() bool {
 }
 
 // Decide decides every category of the person for the actor doing action:
-// the engine's decision, in which a consent counts through a conference link
-// only if its purpose is case_conference. With L the tenant's links that
-// count for the category, G the categories granted by consents of any
-// purpose and Gc those of case_conference consents:
-//
-//	allow = Decide(L, G) and (Decide(L without conference, G) or Decide(L, Gc))
-//
-// The first term carries the denials (a deny never depends on consent); the
-// second says that some allowing way holds with the consent its link needs.
-// It is the reference that the SQL of lists is tested against, and what the
-// conferences service uses for the decisions in minutes. (Its place is in
-// policies, as a purpose per link kind; it lives here until policies has it.)
+// the engine's decision (Engine.Access), in which a conference link counts
+// with case-conference consents only. It is the reference the SQL of note
+// lists is tested against, and what the conferences service uses for the
+// decisions in minutes.
 func Decide(ctx context.Context, q sqlx.QueryerContext, engine *policies.Engine, a tenants.Actor, personID, action string) (Access, error) {
 	out := Access{Allowed: map[string]bool{}, Reasons: map[string][]string{}}
-	f, err := policies.ReadFacts(ctx, q, a, personID, "")
+	acc, err := engine.Access(ctx, q, a, personID, action, "")
 	if err != nil {
 		return out, err
 	}
-	out.Exists = f.Exists
-	if !f.Exists {
+	out.Exists = acc.Facts.Exists
+	if !out.Exists {
 		return out, nil
 	}
-	var confGranted []string
-	if slices.Contains(f.Links, policies.LinkConference) {
-		fc, err := policies.ReadFacts(ctx, q, a, personID, PurposeConference)
-		if err != nil {
-			return out, err
-		}
-		confGranted = fc.Granted
-	}
-	for _, c := range policies.PersonCategories {
-		links := linksFor(f, c)
-		decide := func(links, granted []string) policies.Decision {
-			return engine.Decide(policies.Request{Actor: a, Category: c, Action: action,
-				Person: &policies.Facts{Links: links, Granted: granted}})
-		}
-		d := decide(links, f.Granted)
-		allow := d.Allow
-		reasons := d.Reasons
-		if allow && slices.Contains(links, policies.LinkConference) {
-			without := slices.DeleteFunc(slices.Clone(links), func(k string) bool { return k == policies.LinkConference })
-			if !decide(without, f.Granted).Allow && !decide(links, confGranted).Allow {
-				allow = false
-				reasons = []string{fmt.Sprintf("tenant %s has the link conference, but no active consent of the person for the purpose %s grants %s data to it",
-					a.TenantSlug, PurposeConference, c)}
-			}
-		}
-		out.Allowed[c] = allow
-		out.Reasons[c] = reasons
+	for c, d := range acc.Decisions {
+		out.Allowed[c], out.Reasons[c] = d.Allow, d.Reasons
 	}
 	return out, nil
 }
 
 func (s *Service) access(ctx context.Context, q sqlx.QueryerContext, a tenants.Actor, personID, action string) (Access, error) {
 	return Decide(ctx, q, s.engine, a, personID, action)
-}
-
-// linksFor are the link kinds that count for category c: a scoped link
-// counts only for the categories of its scope (as policies does).
-func linksFor(f policies.PersonFacts, c string) []string {
-	var out []string
-	for _, k := range f.Links {
-		if scope, limited := f.Scopes[k]; limited && !slices.Contains(scope, c) {
-			continue
-		}
-		out = append(out, k)
-	}
-	return out
 }
 
 // roleCategories are the categories the actor's roles may do action on in

@@ -19,7 +19,7 @@ import (
 
 // PurposeConference is the only purpose whose consents count through a
 // conference link.
-const PurposeConference = "case_conference"
+const PurposeConference = policies.PurposeConference
 
 // The same conditions as policies' active link and grant.
 const (

@@ -312,3 +312,16 @@ func TestListEqualsFilterRule(t *testing.T) {
 	}
 	t.Logf("%d (filter, note) checks, %d readable, %d open categories, %d filters with '*' and consent", checks, readable, opened, granted)
 }
+
+// linksFor are the link kinds that count for category c: a scoped link
+// counts only for the categories of its scope (as policies does).
+func linksFor(f policies.PersonFacts, c string) []string {
+	var out []string
+	for _, k := range f.Links {
+		if scope, limited := f.Scopes[k]; limited && !slices.Contains(scope, c) {
+			continue
+		}
+		out = append(out, k)
+	}
+	return out
+}

@@ -84,15 +84,22 @@ func rossi() people.Input {
 
 func (e *env) grant(t *testing.T, personID, grantee string, categories ...string) string {
 	t.Helper()
+	return e.grantFor(t, personID, grantee, "inserimento_lavorativo", categories...)
+}
+
+// grantFor records a consent of the person for purpose, granting categories
+// to grantee (a tenant slug or kind:<kind>) from yesterday.
+func (e *env) grantFor(t *testing.T, personID, grantee, purpose string, categories ...string) string {
+	t.Helper()
 	ctx := context.Background()
 	var consentID string
 	err := postgres.InTx(ctx, e.db, func(tx *sqlx.Tx) error {
 		const q = `INSERT INTO consents (person_id, basis, purpose, grantees, categories, valid_from, recorded_by_tenant)
-			SELECT $1, 'consent', 'inserimento_lavorativo', $2, $3, current_date, registered_by FROM persons WHERE id = $1 RETURNING id`
-		if err := tx.GetContext(ctx, &consentID, q, personID, "{"+grantee+"}", "{"+strings.Join(categories, ",")+"}"); err != nil {
+			SELECT $1, 'consent', $4, $2, $3, current_date, registered_by FROM persons WHERE id = $1 RETURNING id`
+		if err := tx.GetContext(ctx, &consentID, q, personID, "{"+grantee+"}", "{"+strings.Join(categories, ",")+"}", purpose); err != nil {
 			return err
 		}
-		g := policies.GrantInput{ConsentID: consentID, PersonID: personID, Purpose: "inserimento_lavorativo", Categories: categories, ValidFrom: time.Now().AddDate(0, 0, -1)}
+		g := policies.GrantInput{ConsentID: consentID, PersonID: personID, Purpose: purpose, Categories: categories, ValidFrom: time.Now().AddDate(0, 0, -1)}
 		if k, ok := strings.CutPrefix(grantee, "kind:"); ok {
 			g.GranteeKinds = []string{k}
 		} else {
@@ -285,6 +292,71 @@ func TestCrossTenantVisibility(t *testing.T) {
 	}
 	if !got.Has("status") || !got.Has("disability") || got.Has("health") || got.Has("social") || got.Has("identity") {
 		t.Errorf("employment office reads %v, want status and disability only", got.Readable)
+	}
+}
+
+// TestConferenceLinkNeedsConferenceConsent: a tenant that sees a person
+// only because it takes part in a case conference about them reads what the
+// person consented to share for case conferences, not what they consented
+// to for another purpose; the explanation says so.
+func TestConferenceLinkNeedsConferenceConsent(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	owner := e.actor(t, "comune-bagno-a-ripoli", "social_worker")
+	coach := e.actor(t, "coeso", "job_coach")
+	v, err := e.svc.Register(ctx, owner, "", rossi())
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := v.Person.ID
+	e.link(t, id, "coeso", "conference")
+	e.grantFor(t, id, "coeso", "inserimento_lavorativo", "contact")
+	got, err := e.svc.Get(ctx, coach, "", id, "")
+	if err != nil {
+		t.Fatalf("conference link: %v", err)
+	}
+	if !got.Has("identity") || got.Has("contact") {
+		t.Errorf("conference link with a consent for job placement reads %v, want identity and not contact", got.Readable)
+	}
+	explained := func() policies.ActionExplanation {
+		t.Helper()
+		ex, err := e.svc.Explain(ctx, owner, "", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, te := range ex {
+			if te.Tenant != "coeso" {
+				continue
+			}
+			for _, ce := range te.Categories {
+				if ce.Category == "contact" {
+					return ce.Actions[policies.ActRead]
+				}
+			}
+		}
+		t.Fatal("no explanation for coeso's contact")
+		return policies.ActionExplanation{}
+	}
+	if x := explained(); x.Allow || x.Missing != "consent" || !strings.Contains(strings.Join(x.Reasons, " "), "case_conference") {
+		t.Errorf("explanation of coeso reading contact: %+v, want a missing case_conference consent", x)
+	}
+
+	// A case-conference consent opens it, in the view and in the explanation.
+	e.grantFor(t, id, "coeso", "case_conference", "contact")
+	if got, _ := e.svc.Get(ctx, coach, "", id, ""); !got.Has("contact") {
+		t.Errorf("with a case_conference consent reads %v, want contact", got.Readable)
+	}
+	if x := explained(); !x.Allow {
+		t.Errorf("explanation of coeso reading contact with a case_conference consent: %+v, want allowed", x)
+	}
+	// Asked for another purpose, the conference consent does not count.
+	if got, _ := e.svc.Get(ctx, coach, "", id, "monitoraggio"); got.Has("contact") {
+		t.Errorf("purpose monitoraggio reads %v, want contact withheld", got.Readable)
+	}
+	// A care-team link counts with consents of any purpose.
+	e.link(t, id, "coeso", "care_team")
+	if got, _ := e.svc.Get(ctx, coach, "", id, "inserimento_lavorativo"); !got.Has("contact") {
+		t.Errorf("care team with a job-placement consent reads %v, want contact", got.Readable)
 	}
 }
 

@@ -103,12 +103,15 @@ func TestListVisibilityEqualsDecision(t *testing.T) {
 			}
 		}
 		for range 1 + pick(3) {
+			// Some consents are for case conferences: the only ones a
+			// conference link counts with.
+			purpose := []string{"presa_in_carico", policies.PurposeConference}[pick(2)]
 			var cid string
 			if err := db.GetContext(ctx, &cid, `INSERT INTO consents (person_id, basis, purpose, grantees, categories, valid_from, recorded_by_tenant)
-				VALUES ($1, 'consent', 'presa_in_carico', '{x}', '{identity}', current_date, $2) RETURNING id`, id, all[0].ID); err != nil {
+				VALUES ($1, 'consent', $3, '{x}', '{identity}', current_date, $2) RETURNING id`, id, all[0].ID, purpose); err != nil {
 				t.Fatal(err)
 			}
-			g := policies.GrantInput{ConsentID: cid, PersonID: id, Purpose: "presa_in_carico", ValidFrom: time.Now().AddDate(0, 0, -pick(10))}
+			g := policies.GrantInput{ConsentID: cid, PersonID: id, Purpose: purpose, ValidFrom: time.Now().AddDate(0, 0, -pick(10))}
 			for range 1 + pick(3) {
 				g.Categories = append(g.Categories, policies.PersonCategories[pick(len(policies.PersonCategories))])
 			}
