@@ -196,9 +196,9 @@ type PersonFacts struct {
 	GrantedConference []string
 }
 
-// linksFor are the link kinds that count for category c: a scoped link
+// LinksFor are the link kinds that count for category c: a scoped link
 // counts only for the categories of its scope.
-func (f PersonFacts) linksFor(c string) []string {
+func (f PersonFacts) LinksFor(c string) []string {
 	var out []string
 	for _, k := range f.Links {
 		if scope, limited := f.Scopes[k]; limited && !slices.Contains(scope, c) {
@@ -361,7 +361,7 @@ func (e *Engine) decideAll(a tenants.Actor, f PersonFacts, action string) Person
 // the second says that some allowing way holds with the consent its link
 // needs. ListFilter.SQL states the same for lists.
 func (e *Engine) decideCategory(a tenants.Actor, f PersonFacts, c, action string) Decision {
-	links := f.linksFor(c)
+	links := f.LinksFor(c)
 	decide := func(links, granted []string) Decision {
 		return e.Decide(Request{Actor: a, Category: c, Action: action, Person: &Facts{Links: links, Granted: granted}})
 	}

@@ -288,7 +288,7 @@ func TestListEqualsFilterRule(t *testing.T) {
 		}
 		for _, n := range s.notes {
 			fa := facts[n.PersonID]
-			allowed := map[string]bool{n.Category: refAllows(f, linksFor(fa[0], n.Category), fa[0].Granted, fa[1].Granted, n.Category)}
+			allowed := map[string]bool{n.Category: refAllows(f, fa[0].LinksFor(n.Category), fa[0].Granted, fa[1].Granted, n.Category)}
 			want := Readable(n.AuthorTenantID == a.TenantID, n.Sensitive, n.Category, f.Categories(), allowed)
 			checks++
 			if want {
@@ -311,17 +311,4 @@ func TestListEqualsFilterRule(t *testing.T) {
 		t.Errorf("%d open categories, %d filters with consent and no link, %d of %d readable: the filters do not exercise every branch", opened, granted, readable, checks)
 	}
 	t.Logf("%d (filter, note) checks, %d readable, %d open categories, %d filters with '*' and consent", checks, readable, opened, granted)
-}
-
-// linksFor are the link kinds that count for category c: a scoped link
-// counts only for the categories of its scope (as policies does).
-func linksFor(f policies.PersonFacts, c string) []string {
-	var out []string
-	for _, k := range f.Links {
-		if scope, limited := f.Scopes[k]; limited && !slices.Contains(scope, c) {
-			continue
-		}
-		out = append(out, k)
-	}
-	return out
 }
