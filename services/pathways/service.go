@@ -3,6 +3,7 @@ package pathways
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,6 +36,36 @@ var errNoPerson = apperr.New(apperr.NotFound, "there is no person with this id t
 // access is what the guard found: the actor's decisions on the person.
 type access struct {
 	read policies.PersonAccess
+	// own is the acting tenant's id when it may read only the records it
+	// wrote: the access model does not let it read the person's employment
+	// data (any more), but a record is always readable by the tenant that
+	// wrote it (DESIGN section 6). "" when it may read all of them.
+	own string
+}
+
+// ownOnly narrows a WHERE clause over a table aliased as alias to the
+// records the tenant wrote, when the access allows only those.
+func (a access) ownOnly(where, alias string, args []any) (string, []any) {
+	if a.own == "" {
+		return where, args
+	}
+	args = append(args, a.own)
+	return where + fmt.Sprintf(" AND %s.tenant_id = $%d", alias, len(args)), args
+}
+
+// hides reports whether a record written by tenantSlug is hidden from the
+// actor: it may read only its own records and this is another tenant's.
+func (a access) hides(actor tenants.Actor, tenantSlug string) bool {
+	return a.own != "" && tenantSlug != actor.TenantSlug
+}
+
+// reason is what the access log says of a read: what was read, and, when
+// the tenant may read only its own records, that.
+func (a access) reason(what string) string {
+	if a.own == "" {
+		return what
+	}
+	return what + ": only the records the tenant wrote (the access model no longer lets it read the others)"
 }
 
 // may reports whether the actor may read category c of the person.
@@ -46,6 +77,17 @@ func (a access) may(c string) bool { return a.read.Decisions[c].Allow }
 // read or write is forbidden (403). Denials about a real person go to the
 // access log. what names the data, for the log and the messages.
 func (s *Service) guard(ctx context.Context, a tenants.Actor, personID, action, what string, notFound error) (access, error) {
+	return s.guardWith(ctx, a, personID, action, what, notFound, false)
+}
+
+// readGuard is guard for reading records that carry their author tenant:
+// when the access model refuses, a tenant may still read the records it
+// wrote (access.own).
+func (s *Service) readGuard(ctx context.Context, a tenants.Actor, personID, what string, notFound error) (access, error) {
+	return s.guardWith(ctx, a, personID, policies.ActRead, what, notFound, true)
+}
+
+func (s *Service) guardWith(ctx context.Context, a tenants.Actor, personID, action, what string, notFound error, ownOK bool) (access, error) {
 	if notFound == nil {
 		notFound = errNoPerson
 	}
@@ -59,6 +101,12 @@ func (s *Service) guard(ctx context.Context, a tenants.Actor, personID, action, 
 	logAction := policies.LogRead
 	if action == policies.ActWrite {
 		logAction = policies.LogWrite
+	}
+	if ownOK && !read.Decisions[policies.CatEmployment].Allow {
+		own, err := s.wroteAbout(ctx, a, read, personID)
+		if err != nil || own {
+			return access{read: read, own: a.TenantID}, err
+		}
 	}
 	if !read.Visible() {
 		if !read.Facts.Exists {
@@ -82,6 +130,18 @@ func (s *Service) guard(ctx context.Context, a tenants.Actor, personID, action, 
 			policies.Entry{PersonID: personID, Action: logAction, Categories: []string{policies.CatEmployment}, Reason: what + ": " + why})
 	}
 	return access{read: read}, nil
+}
+
+// wroteAbout reports whether the actor may read the records its tenant
+// wrote about the person although the access model does not let it read
+// their employment data: the person exists, the actor's roles may read
+// employment data in some circumstance, and the tenant wrote some record of
+// the path about them.
+func (s *Service) wroteAbout(ctx context.Context, a tenants.Actor, read policies.PersonAccess, personID string) (bool, error) {
+	if !read.Facts.Exists || !slices.Contains(s.engine.ListFilter(a, policies.ActRead).Categories(), policies.CatEmployment) {
+		return false, nil
+	}
+	return wroteRecords(ctx, s.db, a.TenantID, personID)
 }
 
 // logged writes an allowed read or write of the person's employment data.
@@ -277,14 +337,15 @@ func (s *Service) CreateAssessment(ctx context.Context, a tenants.Actor, personI
 
 // Assessments lists the person's assessments, oldest first.
 func (s *Service) Assessments(ctx context.Context, a tenants.Actor, personID string) ([]Assessment, error) {
-	if _, err := s.guard(ctx, a, personID, policies.ActRead, "assessments", nil); err != nil {
-		return nil, err
-	}
-	as, err := assessmentsOf(ctx, s.db, personID)
+	acc, err := s.readGuard(ctx, a, personID, "assessments", nil)
 	if err != nil {
 		return nil, err
 	}
-	return as, s.logged(ctx, a, personID, policies.LogRead, fmt.Sprintf("assessments (%d shown)", len(as)))
+	as, err := assessmentsOf(ctx, s.db, acc, personID)
+	if err != nil {
+		return nil, err
+	}
+	return as, s.logged(ctx, a, personID, policies.LogRead, acc.reason(fmt.Sprintf("assessments (%d shown)", len(as))))
 }
 
 // Assessment returns one assessment.
@@ -296,23 +357,28 @@ func (s *Service) Assessment(ctx context.Context, a tenants.Actor, id string) (A
 	if personID == "" {
 		return Assessment{}, errNoAssessment
 	}
-	if _, err := s.guard(ctx, a, personID, policies.ActRead, "assessment", errNoAssessment); err != nil {
+	acc, err := s.readGuard(ctx, a, personID, "assessment", errNoAssessment)
+	if err != nil {
 		return Assessment{}, err
 	}
 	as, err := assessmentByID(ctx, s.db, id)
 	if err != nil {
 		return Assessment{}, err
 	}
-	return as, s.logged(ctx, a, personID, policies.LogRead, "assessment "+id)
+	if acc.hides(a, as.Tenant) {
+		return Assessment{}, errNoAssessment
+	}
+	return as, s.logged(ctx, a, personID, policies.LogRead, acc.reason("assessment "+id))
 }
 
 // CompareAssessments puts two of the person's assessments side by side:
 // fromID and toID, or, when empty, the first and the latest.
 func (s *Service) CompareAssessments(ctx context.Context, a tenants.Actor, personID, fromID, toID string) (Comparison, error) {
-	if _, err := s.guard(ctx, a, personID, policies.ActRead, "assessments compared", nil); err != nil {
+	acc, err := s.readGuard(ctx, a, personID, "assessments compared", nil)
+	if err != nil {
 		return Comparison{}, err
 	}
-	as, err := assessmentsOf(ctx, s.db, personID)
+	as, err := assessmentsOf(ctx, s.db, acc, personID)
 	if err != nil {
 		return Comparison{}, err
 	}
@@ -411,14 +477,16 @@ func (s *Service) checkPlanRefs(ctx context.Context, q sqlx.QueryerContext, a te
 
 // Plans lists every version of the person's plan, newest first.
 func (s *Service) Plans(ctx context.Context, a tenants.Actor, personID string) ([]Plan, error) {
-	if _, err := s.guard(ctx, a, personID, policies.ActRead, "action plans", nil); err != nil {
-		return nil, err
-	}
-	ps, err := selectPlans(ctx, s.db, `WHERE p.person_id = $1`, personID)
+	acc, err := s.readGuard(ctx, a, personID, "action plans", nil)
 	if err != nil {
 		return nil, err
 	}
-	return ps, s.logged(ctx, a, personID, policies.LogRead, fmt.Sprintf("action plans (%d versions shown)", len(ps)))
+	where, args := acc.ownOnly(`WHERE p.person_id = $1`, "p", []any{personID})
+	ps, err := selectPlans(ctx, s.db, where, args...)
+	if err != nil {
+		return nil, err
+	}
+	return ps, s.logged(ctx, a, personID, policies.LogRead, acc.reason(fmt.Sprintf("action plans (%d versions shown)", len(ps))))
 }
 
 // planGuard finds the plan's person and checks the actor's access.
@@ -436,7 +504,14 @@ func (s *Service) planGuard(ctx context.Context, a tenants.Actor, id, action, wh
 
 // Plan returns one version of a plan.
 func (s *Service) Plan(ctx context.Context, a tenants.Actor, id string) (Plan, error) {
-	personID, err := s.planGuard(ctx, a, id, policies.ActRead, "action plan")
+	personID, err := personOf(ctx, s.db, "plans", id)
+	if err != nil {
+		return Plan{}, err
+	}
+	if personID == "" {
+		return Plan{}, errNoPlan
+	}
+	acc, err := s.readGuard(ctx, a, personID, "action plan", errNoPlan)
 	if err != nil {
 		return Plan{}, err
 	}
@@ -444,7 +519,10 @@ func (s *Service) Plan(ctx context.Context, a tenants.Actor, id string) (Plan, e
 	if err != nil {
 		return Plan{}, err
 	}
-	return p, s.logged(ctx, a, personID, policies.LogRead, fmt.Sprintf("action plan %s (version %d)", id, p.Version))
+	if acc.hides(a, p.Tenant) {
+		return Plan{}, errNoPlan
+	}
+	return p, s.logged(ctx, a, personID, policies.LogRead, acc.reason(fmt.Sprintf("action plan %s (version %d)", id, p.Version)))
 }
 
 const errPlanFrozen = "version %d of the plan has been signed: it changes only by a new version (POST /api/v1/plans/%s/versions)"
@@ -735,20 +813,22 @@ func (s *Service) Activities(ctx context.Context, a tenants.Actor, personID, aft
 		}
 		key = &activityKey{Day: t, ID: id}
 	}
-	if _, err := s.guard(ctx, a, personID, policies.ActRead, "activities", nil); err != nil {
-		return ActivityPage{}, err
-	}
-	items, err := activitiesOf(ctx, s.db, personID, key, limit)
+	acc, err := s.readGuard(ctx, a, personID, "activities", nil)
 	if err != nil {
 		return ActivityPage{}, err
 	}
-	totals, err := activityTotals(ctx, s.db, `WHERE a.person_id = $1`, personID)
+	items, err := activitiesOf(ctx, s.db, acc, personID, key, limit)
+	if err != nil {
+		return ActivityPage{}, err
+	}
+	where, args := acc.ownOnly(`WHERE a.person_id = $1`, "a", []any{personID})
+	totals, err := activityTotals(ctx, s.db, where, args...)
 	if err != nil {
 		return ActivityPage{}, err
 	}
 	totals.ByTenant = nil
 	return ActivityPage{Items: items, Totals: totals},
-		s.logged(ctx, a, personID, policies.LogRead, fmt.Sprintf("activities (%d shown) and their totals", len(items)))
+		s.logged(ctx, a, personID, policies.LogRead, acc.reason(fmt.Sprintf("activities (%d shown) and their totals", len(items))))
 }
 
 // ActivityCursor is the list position of an activity.
@@ -841,14 +921,16 @@ func targetGroupCategory(tg string) string {
 
 // Placements lists the person's placements, latest first.
 func (s *Service) Placements(ctx context.Context, a tenants.Actor, personID string) ([]Placement, error) {
-	if _, err := s.guard(ctx, a, personID, policies.ActRead, "placements", nil); err != nil {
-		return nil, err
-	}
-	ps, err := selectPlacements(ctx, s.db, s.today(), `WHERE p.person_id = $1`, personID)
+	acc, err := s.readGuard(ctx, a, personID, "placements", nil)
 	if err != nil {
 		return nil, err
 	}
-	return ps, s.logged(ctx, a, personID, policies.LogRead, fmt.Sprintf("placements (%d shown)", len(ps)))
+	where, args := acc.ownOnly(`WHERE p.person_id = $1`, "p", []any{personID})
+	ps, err := selectPlacements(ctx, s.db, s.today(), where, args...)
+	if err != nil {
+		return nil, err
+	}
+	return ps, s.logged(ctx, a, personID, policies.LogRead, acc.reason(fmt.Sprintf("placements (%d shown)", len(ps))))
 }
 
 func (s *Service) placementGuard(ctx context.Context, a tenants.Actor, id, action, what string) (string, access, error) {
@@ -859,13 +941,28 @@ func (s *Service) placementGuard(ctx context.Context, a tenants.Actor, id, actio
 	if personID == "" {
 		return "", access{}, errNoPlacement
 	}
-	acc, err := s.guard(ctx, a, personID, action, what, errNoPlacement)
-	return personID, acc, err
+	if action != policies.ActRead {
+		acc, err := s.guard(ctx, a, personID, action, what, errNoPlacement)
+		return personID, acc, err
+	}
+	acc, err := s.readGuard(ctx, a, personID, what, errNoPlacement)
+	if err != nil || acc.own == "" {
+		return personID, acc, err
+	}
+	// Only its own records: a placement another tenant runs does not exist for it.
+	var mine bool
+	if err := s.db.GetContext(ctx, &mine, `SELECT tenant_id = $2 FROM placements WHERE id = $1`, id, a.TenantID); err != nil {
+		return personID, acc, postgres.Translate(err)
+	}
+	if !mine {
+		return personID, acc, errNoPlacement
+	}
+	return personID, acc, nil
 }
 
 // Placement returns one placement.
 func (s *Service) Placement(ctx context.Context, a tenants.Actor, id string) (Placement, error) {
-	personID, _, err := s.placementGuard(ctx, a, id, policies.ActRead, "placement")
+	personID, acc, err := s.placementGuard(ctx, a, id, policies.ActRead, "placement")
 	if err != nil {
 		return Placement{}, err
 	}
@@ -873,7 +970,7 @@ func (s *Service) Placement(ctx context.Context, a tenants.Actor, id string) (Pl
 	if err != nil {
 		return Placement{}, err
 	}
-	return p, s.logged(ctx, a, personID, policies.LogRead, "placement "+id)
+	return p, s.logged(ctx, a, personID, policies.LogRead, acc.reason("placement "+id))
 }
 
 // changePlacement runs change on the placement locked at version.
@@ -975,7 +1072,7 @@ type AttendanceView struct {
 
 // Attendance lists the months of attendance of a placement.
 func (s *Service) Attendance(ctx context.Context, a tenants.Actor, id string) (AttendanceView, error) {
-	personID, _, err := s.placementGuard(ctx, a, id, policies.ActRead, "placement attendance")
+	personID, acc, err := s.placementGuard(ctx, a, id, policies.ActRead, "placement attendance")
 	if err != nil {
 		return AttendanceView{}, err
 	}
@@ -988,7 +1085,7 @@ func (s *Service) Attendance(ctx context.Context, a tenants.Actor, id string) (A
 		v.AttendedHours += m.AttendedHours
 		v.TotalAllowanceCents += m.AllowanceCents
 	}
-	return v, s.logged(ctx, a, personID, policies.LogRead, "attendance of placement "+id)
+	return v, s.logged(ctx, a, personID, policies.LogRead, acc.reason("attendance of placement "+id))
 }
 
 // RecordAttendance sets the attendance of a month (YYYY-MM) of a placement
@@ -1102,12 +1199,14 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
 
 // FollowUps lists the person's follow-ups.
 func (s *Service) FollowUps(ctx context.Context, a tenants.Actor, personID string) ([]FollowUp, error) {
-	if _, err := s.guard(ctx, a, personID, policies.ActRead, "follow-ups", nil); err != nil {
-		return nil, err
-	}
-	fs, err := followUpsOf(ctx, s.db, `WHERE f.person_id = $1`, personID)
+	acc, err := s.readGuard(ctx, a, personID, "follow-ups", nil)
 	if err != nil {
 		return nil, err
 	}
-	return fs, s.logged(ctx, a, personID, policies.LogRead, fmt.Sprintf("follow-ups (%d shown)", len(fs)))
+	where, args := acc.ownOnly(`WHERE f.person_id = $1`, "f", []any{personID})
+	fs, err := followUpsOf(ctx, s.db, where, args...)
+	if err != nil {
+		return nil, err
+	}
+	return fs, s.logged(ctx, a, personID, policies.LogRead, acc.reason(fmt.Sprintf("follow-ups (%d shown)", len(fs))))
 }

@@ -171,8 +171,9 @@ func selectAssessments(ctx context.Context, q sqlx.QueryerContext, where string,
 	return out, nil
 }
 
-func assessmentsOf(ctx context.Context, q sqlx.QueryerContext, personID string) ([]Assessment, error) {
-	return selectAssessments(ctx, q, `WHERE a.person_id = $1`, personID)
+func assessmentsOf(ctx context.Context, q sqlx.QueryerContext, acc access, personID string) ([]Assessment, error) {
+	where, args := acc.ownOnly(`WHERE a.person_id = $1`, "a", []any{personID})
+	return selectAssessments(ctx, q, where, args...)
 }
 
 func assessmentByID(ctx context.Context, q sqlx.QueryerContext, id string) (Assessment, error) {
@@ -187,6 +188,20 @@ func assessmentByID(ctx context.Context, q sqlx.QueryerContext, id string) (Asse
 }
 
 var errNoAssessment = apperr.New(apperr.NotFound, "there is no assessment with this id that you may see")
+
+// wroteRecords reports whether the tenant wrote some record of the path
+// about the person.
+func wroteRecords(ctx context.Context, q sqlx.QueryerContext, tenantID, personID string) (bool, error) {
+	const stmt = `
+SELECT EXISTS (SELECT 1 FROM assessments WHERE person_id = $1 AND tenant_id = $2)
+	OR EXISTS (SELECT 1 FROM plans WHERE person_id = $1 AND tenant_id = $2)
+	OR EXISTS (SELECT 1 FROM activities WHERE person_id = $1 AND tenant_id = $2)
+	OR EXISTS (SELECT 1 FROM placements WHERE person_id = $1 AND tenant_id = $2)
+	OR EXISTS (SELECT 1 FROM follow_ups WHERE person_id = $1 AND tenant_id = $2)`
+	var ok bool
+	err := sqlx.GetContext(ctx, q, &ok, stmt, personID, tenantID)
+	return ok, postgres.Translate(err)
+}
 
 // personOf returns the person a record of table belongs to ("" when there
 // is no such record). table is one of this package's constant names.
@@ -545,13 +560,14 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
 
 // activitiesOf lists a person's activities, newest first, after the keyset
 // position (held_on, id) when after is not nil.
-func activitiesOf(ctx context.Context, q sqlx.QueryerContext, personID string, after *activityKey, limit int) ([]Activity, error) {
+func activitiesOf(ctx context.Context, q sqlx.QueryerContext, acc access, personID string, after *activityKey, limit int) ([]Activity, error) {
 	args := []any{personID, limit}
 	where := `WHERE a.person_id = $1`
 	if after != nil {
 		where += ` AND (a.held_on, a.id) < ($3, $4::uuid)`
 		args = append(args, after.Day, after.ID)
 	}
+	where, args = acc.ownOnly(where, "a", args)
 	var rows []activityRow
 	if err := sqlx.SelectContext(ctx, q, &rows, activitySelect+"\n"+where+"\nORDER BY a.held_on DESC, a.id DESC LIMIT $2", args...); err != nil {
 		return nil, postgres.Translate(fmt.Errorf("activities: %w", err))
