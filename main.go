@@ -335,6 +335,7 @@ func serve(ctx context.Context, env *environment, _ []string) error {
 		DB: db, Engine: engine, Identity: identity, Logger: log, Now: time.Now,
 		ReferralOverdueDays: cfg.ReferralOverdueDays,
 		Documents:           docs,
+		Env:                 cfg.Env,
 		Ready: []server.Check{
 			{Name: "postgres", Check: func(ctx context.Context) error { return postgres.Ping(ctx, db) }},
 			{Name: "minio", Check: store.Ready},

@@ -2,9 +2,10 @@ package server
 
 import "github.com/gofiber/fiber/v2"
 
-// routes lists the whole API on one screen. The middleware chain is
-// recover -> request id -> access log -> context (server.New), then
-// authentication -> acting tenant for everything below `authed`.
+// routes lists the whole API on one screen, and the web interface after it.
+// The middleware chain is recover -> request id -> access log -> context
+// (server.New), then authentication -> acting tenant for everything below
+// `authed`.
 // Authorization is not a route pattern: each service asks the policies
 // engine, which sees the data category.
 func routes(app *fiber.App, d Deps) {
@@ -123,4 +124,25 @@ func routes(app *fiber.App, d Deps) {
 	authed.Get("/openings/:id", e.Opening)
 	authed.Patch("/openings/:id", e.ChangeOpening)
 	authed.Get("/openings/:id/matches", e.Matches)
+
+	authed.Get("/reports/indicators", d.Reports.Indicators) // ?from=&to=&format=json|csv|xlsx
+
+	// The staff web interface (package web): Italian pages on the same
+	// services, logged in by a session cookie. ui.Pages sets the security
+	// headers and answers errors with Italian pages; ui.Session checks the
+	// cookie, the CSRF token of every POST and the chosen acting tenant.
+	ui := d.Web
+	app.Get("/", ui.Pages, ui.Home)
+	app.Get("/static/attivi.css", ui.Pages, ui.Stylesheet)
+	app.Get("/accesso", ui.Pages, ui.LoginForm)
+	app.Post("/accesso", ui.Pages, ui.Login)
+	app.Post("/esci", ui.Pages, ui.Logout)
+	staff := app.Group("/app", ui.Pages, ui.Session)
+	staff.Get("/ente", ui.TenantForm)
+	staff.Post("/ente", ui.ChooseTenant)
+	acting := staff.Group("", ui.RequireTenant)
+	acting.Get("/persone", ui.Persons)
+	acting.Get("/persone/:id", ui.Person)
+	acting.Get("/segnalazioni", ui.Referrals)
+	acting.Get("/segnalazioni/:id", ui.Referral)
 }

@@ -24,7 +24,9 @@ import (
 	"attivi/services/pathways"
 	"attivi/services/people"
 	"attivi/services/referrals"
+	"attivi/services/reports"
 	"attivi/tenants"
+	"attivi/web"
 )
 
 // Options are the HTTP limits of the server.
@@ -68,6 +70,8 @@ type Deps struct {
 	Notes       *notes.Handler
 	Conferences *conferences.Handler
 	Documents   *consents.DocumentHandler
+	Reports     *reports.Handler
+	Web         *web.Handler
 }
 
 // ConsentHandler is what the consents service serves.

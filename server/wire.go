@@ -5,8 +5,10 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
 	"github.com/jmoiron/sqlx"
 
+	"attivi/apperr"
 	"attivi/policies"
 	"attivi/services/conferences"
 	"attivi/services/consents"
@@ -15,7 +17,9 @@ import (
 	"attivi/services/pathways"
 	"attivi/services/people"
 	"attivi/services/referrals"
+	"attivi/services/reports"
 	"attivi/tenants"
+	"attivi/web"
 )
 
 // Wiring is what the services are built from: the program (attivi serve)
@@ -29,6 +33,9 @@ type Wiring struct {
 	ReferralOverdueDays int
 	Ready               []Check
 	Documents           *consents.Documents
+	// Env is ATTIVI_ENV. The web interface's cookies are Secure (HTTPS
+	// only) unless it is "development".
+	Env string
 }
 
 // Handlers builds every service and its handlers.
@@ -38,21 +45,33 @@ func Handlers(w Wiring) Deps {
 	refs.WithPath(statusPath(w.DB, w.Now, refs))
 	paths := pathways.NewService(w.DB, w.Engine, w.Now)
 	confs := conferences.NewService(w.DB, w.Engine, w.Now, w.Logger)
+	persons := people.NewService(w.DB, w.Engine, w.Now, w.Logger)
+	cons := consents.NewService(w.DB, w.Engine, w.Now)
 	return Deps{
 		Logger:      w.Logger,
 		Ready:       w.Ready,
 		Tenants:     tenants.NewHandler(tenantStore),
 		Auth:        tenants.NewAuthHandler(w.Identity, tenantStore, w.Engine),
 		Policies:    policies.NewHandler(w.Engine),
-		Persons:     people.NewHandler(people.NewService(w.DB, w.Engine, w.Now, w.Logger)),
-		Consents:    consents.NewHandler(consents.NewService(w.DB, w.Engine, w.Now)),
+		Persons:     people.NewHandler(persons),
+		Consents:    consents.NewHandler(cons),
 		Referrals:   referrals.NewHandler(refs),
 		Pathways:    pathways.NewHandler(paths),
 		Employers:   employers.NewHandler(employers.NewService(w.DB, w.Engine, paths, w.Now)),
 		Notes:       notes.NewHandler(notes.NewService(w.DB, w.Engine, w.Now, w.Logger, confs, nil)),
 		Conferences: conferences.NewHandler(confs),
 		Documents:   consents.NewDocumentHandler(w.Documents),
+		Reports:     reports.NewHandler(reports.NewService(w.DB, w.Engine, w.Now)),
+		Web: web.New(web.Config{Identity: w.Identity, Persons: persons, Consents: cons, Referrals: refs,
+			Logger: w.Logger, SecureCookies: w.Env != "development", Classify: classify}),
 	}
+}
+
+// classify lends the server's one error table to the web pages: the
+// application error err stands for and its HTTP status.
+func classify(c *fiber.Ctx, err error) (*apperr.Error, int) {
+	ae := normalize(c, err)
+	return ae, statusOf[ae.Code].status
 }
 
 // statusPath is where a person stands for the status view: the stage and

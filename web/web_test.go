@@ -1,0 +1,1004 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/jmoiron/sqlx"
+	"golang.org/x/net/html"
+
+	"attivi/policies"
+	"attivi/server"
+	"attivi/services/consents"
+	"attivi/services/people"
+	"attivi/storage/objects/objtest"
+	"attivi/storage/postgres/pgtest"
+	"attivi/tenants"
+	"attivi/web"
+)
+
+const pw = "ginestra-Arno-1997"
+
+// Tenants of the seed the tests use.
+const (
+	bagno      = "comune-bagno-a-ripoli"
+	pelago     = "comune-pelago"
+	coeso      = "coeso"
+	cristoforo = "cristoforo"
+	caritas    = "caritas"
+)
+
+// ---- the server under test -------------------------------------------------
+
+type fixture struct {
+	app      *fiber.App
+	db       *sqlx.DB
+	identity *tenants.Identity
+	clock    *testClock
+	logs     *syncBuffer
+}
+
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// newFixture builds the whole server as `attivi serve` does, on a fresh
+// database with the network and the default policy seeded, and a MinIO
+// bucket of its own; env is ATTIVI_ENV.
+func newFixture(t *testing.T, env string) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	db := pgtest.New(t)
+	munis := append(append([]tenants.Municipality{}, tenants.ZoneMunicipalities...), tenants.FormerMunicipalities...)
+	if _, err := tenants.NewStore(db).Seed(ctx, munis, tenants.Network()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := policies.Seed(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, nil))
+	engine, err := policies.New(ctx, db, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &testClock{t: time.Now()}
+	identity, err := tenants.NewIdentity(db, tenants.DefaultAuth, log, clock.Now, func(ctx context.Context) {
+		if err := engine.Reload(ctx); err != nil {
+			t.Errorf("reload: %v", err)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, err := consents.NewDocuments(consents.NewService(db, engine, time.Now), people.NewService(db, engine, time.Now, log),
+		objtest.New(t), consents.DocumentConfig{MaxBytes: 8 << 20, RetentionYears: 10, SweepGrace: time.Hour}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := server.New(ctx, server.Handlers(server.Wiring{DB: db, Engine: engine, Identity: identity, Logger: log,
+		Now: time.Now, Documents: docs, Env: env}), server.DefaultOptions)
+	return &fixture{app: app, db: db, identity: identity, clock: clock, logs: logs}
+}
+
+func (f *fixture) send(t *testing.T, req *http.Request) (*http.Response, string) {
+	t.Helper()
+	resp, err := f.app.Test(req, -1)
+	if err != nil {
+		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, string(body)
+}
+
+// user adds a member of staff with the test password.
+func (f *fixture) user(t *testing.T, tenant, email string, roles ...string) {
+	t.Helper()
+	if _, _, err := f.identity.AddMember(context.Background(), tenant, tenants.NewMember{Email: email, DisplayName: "Utente " + email, Password: pw, Roles: roles}, nil); err != nil {
+		t.Fatalf("add %s to %s: %v", email, tenant, err)
+	}
+}
+
+// api calls the JSON API with a bearer token; the tests prepare their data
+// through it, as a client would.
+func (f *fixture) api(t *testing.T, method, path, token, body string) (int, map[string]any) {
+	t.Helper()
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, path, r)
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, raw := f.send(t, req)
+	var m map[string]any
+	_ = json.Unmarshal([]byte(raw), &m)
+	return resp.StatusCode, m
+}
+
+func (f *fixture) token(t *testing.T, email string) string {
+	t.Helper()
+	status, body := f.api(t, "POST", "/api/v1/auth/login", "", `{"email":"`+email+`","password":"`+pw+`"}`)
+	if status != 200 {
+		t.Fatalf("API login %s: %d %v", email, status, body)
+	}
+	return body["token"].(string)
+}
+
+// must is api that fails the test unless the status is want; it returns the
+// id of what was made.
+func (f *fixture) must(t *testing.T, want int, method, path, token, body string) string {
+	t.Helper()
+	status, m := f.api(t, method, path, token, body)
+	if status != want {
+		t.Fatalf("%s %s: %d %v, want %d", method, path, status, m, want)
+	}
+	id, _ := m["id"].(string)
+	return id
+}
+
+// person registers a person for the tenant of token; n makes the fiscal
+// code unique. It returns the person's id.
+func (f *fixture) person(t *testing.T, token, family, given, group string, n int) string {
+	t.Helper()
+	birth := time.Date(1980, time.March, 1+n%28, 0, 0, 0, 0, time.UTC)
+	body := fmt.Sprintf(`{"fiscal_code":%q,"given_name":%q,"family_name":%q,"birth_date":%q,"sex":"F","residence_istat":"048001",
+		"target_group":%q,"contact":{"phone":"055 40%04d","email":"persona%d@example.org","address":"Via Roma %d"}}`,
+		fiscalCode(n, birth), given, family, birth.Format(time.DateOnly), group, n, n, n)
+	return f.must(t, 201, "POST", "/api/v1/persons", token, body)
+}
+
+// fiscalCode makes a valid fiscal code of a woman born on birth in Florence;
+// n picks the letters of name and surname.
+func fiscalCode(n int, birth time.Time) string {
+	letters := string([]byte{byte('A' + n/676%26), byte('A' + n/26%26), byte('A' + n%26)})
+	s := fmt.Sprintf("BNC%s%02d%c%02dD612", letters, birth.Year()%100, "ABCDEHLMPRST"[birth.Month()-1], birth.Day()+40)
+	odd := []int{1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24, 23}
+	sum := 0
+	for i := range len(s) {
+		v := int(s[i] - 'A')
+		if s[i] <= '9' {
+			v = int(s[i] - '0')
+		}
+		if i%2 == 0 {
+			v = odd[v]
+		}
+		sum += v
+	}
+	return s + string(rune('A'+sum%26))
+}
+
+// ---- a browser ---------------------------------------------------------------
+
+// browser keeps cookies as a browser does (the tests check the cookies'
+// attributes themselves where it matters).
+type browser struct {
+	f       *fixture
+	cookies map[string]string
+}
+
+func (f *fixture) browser() *browser { return &browser{f: f, cookies: map[string]string{}} }
+
+func (b *browser) do(t *testing.T, method, path string, form url.Values) (*http.Response, string) {
+	t.Helper()
+	var req *http.Request
+	if form != nil {
+		req = httptest.NewRequest(method, path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	} else {
+		req = httptest.NewRequest(method, path, nil)
+	}
+	for k, v := range b.cookies {
+		req.AddCookie(&http.Cookie{Name: k, Value: v})
+	}
+	resp, body := b.f.send(t, req)
+	for _, c := range resp.Cookies() {
+		if c.Value == "" || c.MaxAge < 0 || (!c.Expires.IsZero() && c.Expires.Before(time.Now())) {
+			delete(b.cookies, c.Name)
+		} else {
+			b.cookies[c.Name] = c.Value
+		}
+	}
+	return resp, body
+}
+
+func (b *browser) get(t *testing.T, path string) (*http.Response, string) {
+	t.Helper()
+	return b.do(t, "GET", path, nil)
+}
+
+// page gets path and fails the test unless it answers 200.
+func (b *browser) page(t *testing.T, path string) string {
+	t.Helper()
+	resp, body := b.get(t, path)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d (Location %q), want 200:\n%s", path, resp.StatusCode, resp.Header.Get("Location"), body)
+	}
+	return body
+}
+
+// submit posts the form with the CSRF token of the page at from.
+func (b *browser) submit(t *testing.T, from, action string, form url.Values) (*http.Response, string) {
+	t.Helper()
+	form.Set("csrf", inputValue(t, b.page(t, from), "csrf"))
+	return b.do(t, "POST", action, form)
+}
+
+// login fills the login form.
+func (b *browser) login(t *testing.T, email, password string) (*http.Response, string) {
+	t.Helper()
+	return b.submit(t, "/accesso", "/accesso", url.Values{"email": {email}, "password": {password}})
+}
+
+// loggedIn is a browser logged in as email.
+func (f *fixture) loggedIn(t *testing.T, email string) *browser {
+	t.Helper()
+	b := f.browser()
+	if resp, body := b.login(t, email, pw); resp.StatusCode != 303 {
+		t.Fatalf("login %s: %d\n%s", email, resp.StatusCode, body)
+	}
+	return b
+}
+
+func wantRedirect(t *testing.T, resp *http.Response, to string) {
+	t.Helper()
+	if resp.StatusCode != 303 || resp.Header.Get("Location") != to {
+		t.Errorf("got %d to %q, want 303 to %q", resp.StatusCode, resp.Header.Get("Location"), to)
+	}
+}
+
+// ---- reading HTML --------------------------------------------------------------
+
+func parse(t *testing.T, body string) *html.Node {
+	t.Helper()
+	doc, err := html.Parse(strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("not HTML: %v", err)
+	}
+	return doc
+}
+
+func findAll(n *html.Node, match func(*html.Node) bool) []*html.Node {
+	var out []*html.Node
+	for c := range n.Descendants() {
+		if c.Type == html.ElementNode && match(c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func attr(n *html.Node, key string) string {
+	for _, a := range n.Attr {
+		if a.Key == key {
+			return a.Val
+		}
+	}
+	return ""
+}
+
+func text(n *html.Node) string {
+	var b strings.Builder
+	for c := range n.Descendants() {
+		if c.Type == html.TextNode {
+			b.WriteString(c.Data)
+		}
+	}
+	return strings.Join(strings.Fields(b.String()), " ")
+}
+
+// inputValue is the value of the first input named name.
+func inputValue(t *testing.T, body, name string) string {
+	t.Helper()
+	ins := findAll(parse(t, body), func(n *html.Node) bool { return n.Data == "input" && attr(n, "name") == name })
+	if len(ins) == 0 {
+		t.Fatalf("no input %q in the page:\n%s", name, body)
+	}
+	return attr(ins[0], "value")
+}
+
+// links are the targets of the page's links that start with prefix.
+func links(t *testing.T, body, prefix string) []string {
+	t.Helper()
+	var out []string
+	for _, a := range findAll(parse(t, body), func(n *html.Node) bool { return n.Data == "a" }) {
+		if h := attr(a, "href"); strings.HasPrefix(h, prefix) {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// section is the text of what follows the h2 titled title, up to the next h2.
+func section(t *testing.T, body, title string) string {
+	t.Helper()
+	for _, h := range findAll(parse(t, body), func(n *html.Node) bool { return n.Data == "h2" }) {
+		if text(h) != title {
+			continue
+		}
+		var b strings.Builder
+		for s := h.NextSibling; s != nil && !(s.Type == html.ElementNode && s.Data == "h2"); s = s.NextSibling {
+			b.WriteString(" " + text(s))
+			if s.Type == html.TextNode {
+				b.WriteString(s.Data)
+			}
+		}
+		return strings.Join(strings.Fields(b.String()), " ")
+	}
+	t.Fatalf("no section %q in the page:\n%s", title, body)
+	return ""
+}
+
+// ---- tests -----------------------------------------------------------------------
+
+func TestLoginFailures(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "development")
+	f.user(t, bagno, "anna@bagno.example", "social_worker")
+	cases := []struct {
+		name, email, password string
+		status                int
+		message               string
+	}{
+		{"wrong password", "anna@bagno.example", "sbagliata-Pesca-42", 401, "Email o password non corretti."},
+		{"unknown email", "nessuno@bagno.example", "sbagliata-Pesca-42", 401, "Email o password non corretti."},
+		{"empty password", "anna@bagno.example", "", 422, "Scrivi la tua email e la tua password."},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b := f.browser()
+			resp, body := b.login(t, c.email, c.password)
+			if resp.StatusCode != c.status {
+				t.Fatalf("status %d, want %d:\n%s", resp.StatusCode, c.status, body)
+			}
+			alerts := findAll(parse(t, body), func(n *html.Node) bool { return attr(n, "role") == "alert" })
+			if len(alerts) != 1 || text(alerts[0]) != c.message {
+				t.Errorf("error shown %v, want %q", alerts, c.message)
+			}
+			if got := inputValue(t, body, "email"); got != c.email {
+				t.Errorf("email field %q, want the email typed, %q", got, c.email)
+			}
+			if got := inputValue(t, body, "password"); got != "" || (c.password != "" && strings.Contains(body, c.password)) {
+				t.Errorf("the password is echoed in the page (field value %q)", got)
+			}
+			if _, ok := b.cookies[web.SessionCookie]; ok {
+				t.Error("a session cookie was set for a failed login")
+			}
+		})
+	}
+	t.Run("no CSRF token", func(t *testing.T) {
+		b := f.browser()
+		resp, body := b.do(t, "POST", "/accesso", url.Values{"email": {"anna@bagno.example"}, "password": {pw}})
+		if resp.StatusCode != 403 || !strings.Contains(body, "Ricarica la pagina") {
+			t.Errorf("login without the form's token: %d, want 403 with an Italian explanation:\n%s", resp.StatusCode, body)
+		}
+		if _, ok := b.cookies[web.SessionCookie]; ok {
+			t.Error("a login without the form's token opened a session")
+		}
+	})
+}
+
+func TestLoginIsThrottled(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "development")
+	f.user(t, bagno, "anna@bagno.example", "social_worker")
+	b := f.browser()
+	for i := range tenants.DefaultAuth.FreeFailures {
+		if resp, _ := b.login(t, "anna@bagno.example", "sbagliata-Pesca-42"); resp.StatusCode != 401 {
+			t.Fatalf("failure %d: status %d, want 401", i+1, resp.StatusCode)
+		}
+	}
+	// Past the free failures even the right password waits.
+	resp, body := b.login(t, "anna@bagno.example", pw)
+	if resp.StatusCode != 429 {
+		t.Fatalf("status %d, want 429:\n%s", resp.StatusCode, body)
+	}
+	if !strings.Contains(body, "Troppi tentativi di accesso non riusciti: riprova tra ") || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("want the Italian message and Retry-After (%q):\n%s", resp.Header.Get("Retry-After"), body)
+	}
+	if _, ok := b.cookies[web.SessionCookie]; ok {
+		t.Error("a throttled login opened a session")
+	}
+}
+
+func TestLoginSetsTheSessionCookie(t *testing.T) {
+	t.Parallel()
+	for _, env := range []string{"development", "production"} {
+		t.Run(env, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, env)
+			f.user(t, bagno, "anna@bagno.example", "social_worker")
+			b := f.browser()
+			resp, _ := b.login(t, "anna@bagno.example", pw)
+			wantRedirect(t, resp, "/app/persone")
+			var session *http.Cookie
+			for _, c := range resp.Cookies() {
+				if c.Name == web.SessionCookie {
+					session = c
+				}
+			}
+			if session == nil {
+				t.Fatal("no session cookie")
+			}
+			if !session.HttpOnly || session.SameSite != http.SameSiteStrictMode || session.Path != "/" || session.Secure != (env == "production") {
+				t.Errorf("cookie HttpOnly=%v SameSite=%v Path=%q Secure=%v, want HttpOnly, Strict, /, Secure only in production",
+					session.HttpOnly, session.SameSite, session.Path, session.Secure)
+			}
+			// The same opaque token as the API's.
+			if _, err := f.identity.Authenticate(context.Background(), session.Value); err != nil {
+				t.Errorf("the cookie is not a session token: %v", err)
+			}
+			if status, _ := f.api(t, "GET", "/api/v1/me", session.Value, ""); status != 200 {
+				t.Errorf("the cookie's token on the API: %d, want 200", status)
+			}
+			body := b.page(t, "/app/persone")
+			if !strings.Contains(body, "Comune di Bagno a Ripoli") {
+				t.Errorf("the header does not name the acting tenant:\n%s", body)
+			}
+			resp, _ = b.get(t, "/")
+			wantRedirect(t, resp, "/app/persone")
+			resp, _ = b.get(t, "/accesso")
+			wantRedirect(t, resp, "/app/persone")
+		})
+	}
+}
+
+func TestPagesNeedALiveSession(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "development")
+	f.user(t, bagno, "anna@bagno.example", "social_worker")
+
+	b := f.browser()
+	resp, _ := b.get(t, "/app/persone")
+	wantRedirect(t, resp, "/accesso")
+	resp, _ = b.get(t, "/")
+	wantRedirect(t, resp, "/accesso")
+
+	cases := []struct {
+		name string
+		end  func(t *testing.T, token string)
+	}{
+		{"not a token", nil},
+		{"logged out through the API", func(t *testing.T, token string) {
+			if status, _ := f.api(t, "POST", "/api/v1/auth/logout", token, ""); status != 204 {
+				t.Fatalf("API logout: %d", status)
+			}
+		}},
+		{"idle too long", func(t *testing.T, _ string) { f.clock.Advance(tenants.DefaultAuth.IdleTimeout + time.Minute) }},
+		{"expired", func(t *testing.T, _ string) { f.clock.Advance(tenants.DefaultAuth.SessionTTL + time.Minute) }},
+		{"user disabled", func(t *testing.T, _ string) {
+			if err := f.identity.DisableUser(context.Background(), "anna@bagno.example"); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var b *browser
+			if c.end == nil {
+				b = f.browser()
+				b.cookies[web.SessionCookie] = "atv_" + strings.Repeat("x", 43)
+			} else {
+				b = f.loggedIn(t, "anna@bagno.example")
+				b.page(t, "/app/persone")
+				c.end(t, b.cookies[web.SessionCookie])
+			}
+			resp, _ := b.get(t, "/app/persone")
+			wantRedirect(t, resp, "/accesso?motivo=sessione")
+			if _, ok := b.cookies[web.SessionCookie]; ok {
+				t.Error("the dead session's cookie was not removed")
+			}
+			if body := b.page(t, "/accesso?motivo=sessione"); !strings.Contains(body, "La sessione è terminata") {
+				t.Errorf("the login page does not say why:\n%s", body)
+			}
+		})
+	}
+}
+
+func TestLogoutEndsTheSession(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "development")
+	f.user(t, bagno, "anna@bagno.example", "social_worker")
+	b := f.loggedIn(t, "anna@bagno.example")
+	token := b.cookies[web.SessionCookie]
+
+	resp, _ := b.submit(t, "/app/persone", "/esci", url.Values{})
+	wantRedirect(t, resp, "/accesso?motivo=uscita")
+	if _, ok := b.cookies[web.SessionCookie]; ok {
+		t.Error("the session cookie is still there after logout")
+	}
+	// The old cookie no longer opens anything, on the web or the API.
+	old := f.browser()
+	old.cookies[web.SessionCookie] = token
+	resp, _ = old.get(t, "/app/persone")
+	wantRedirect(t, resp, "/accesso?motivo=sessione")
+	if status, _ := f.api(t, "GET", "/api/v1/me", token, ""); status != 401 {
+		t.Errorf("API with the logged-out token: %d, want 401", status)
+	}
+}
+
+func TestPostsWithoutTheCSRFTokenAreRefused(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "development")
+	f.user(t, bagno, "anna@bagno.example", "social_worker")
+	f.user(t, pelago, "anna@bagno.example", "social_worker")
+	f.user(t, pelago, "piero@pelago.example", "social_worker")
+	other := f.loggedIn(t, "piero@pelago.example")
+	otherToken := inputValue(t, other.page(t, "/app/persone"), "csrf")
+
+	b := f.loggedIn(t, "anna@bagno.example")
+	mine := inputValue(t, b.page(t, "/app/ente"), "csrf")
+	if mine == otherToken {
+		t.Fatal("two sessions have the same CSRF token")
+	}
+	for _, c := range []struct{ name, action, token string }{
+		{"logout, no token", "/esci", ""},
+		{"logout, another session's token", "/esci", otherToken},
+		{"tenant choice, no token", "/app/ente", ""},
+		{"tenant choice, another session's token", "/app/ente", otherToken},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			form := url.Values{"ente": {pelago}}
+			if c.token != "" {
+				form.Set("csrf", c.token)
+			}
+			resp, body := b.do(t, "POST", c.action, form)
+			if resp.StatusCode != 403 || !strings.Contains(body, "Il modulo non è più valido") {
+				t.Errorf("status %d, want 403 with an Italian explanation:\n%s", resp.StatusCode, body)
+			}
+			// Nothing changed: still logged in, still no tenant chosen.
+			if _, ok := b.cookies[web.TenantCookie]; ok {
+				t.Error("the tenant was chosen")
+			}
+			resp, _ = b.get(t, "/app/persone")
+			wantRedirect(t, resp, "/app/ente")
+		})
+	}
+	if _, err := f.identity.Authenticate(context.Background(), b.cookies[web.SessionCookie]); err != nil {
+		t.Errorf("the session ended after refused logouts: %v", err)
+	}
+}
+
+func TestTenantChoice(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "development")
+	f.user(t, bagno, "owner@bagno.example", "social_worker")
+	f.user(t, pelago, "owner@pelago.example", "social_worker")
+	f.user(t, bagno, "anna@zona.example", "social_worker")
+	f.user(t, pelago, "anna@zona.example", "social_worker")
+	f.person(t, f.token(t, "owner@bagno.example"), "Verdi", "Lucia", people.TargetL68, 1)
+	f.person(t, f.token(t, "owner@pelago.example"), "Bruni", "Marta", people.TargetL68, 2)
+
+	b := f.loggedIn(t, "anna@zona.example")
+	resp, _ := b.get(t, "/app/persone")
+	wantRedirect(t, resp, "/app/ente")
+	choice := b.page(t, "/app/ente")
+	for _, name := range []string{"Comune di Bagno a Ripoli", "Comune di Pelago"} {
+		if !strings.Contains(choice, name) {
+			t.Errorf("the choice does not offer %s:\n%s", name, choice)
+		}
+	}
+
+	for _, c := range []struct{ slug, name, sees, hidden string }{
+		{pelago, "Comune di Pelago", "Bruni", "Verdi"},
+		{bagno, "Comune di Bagno a Ripoli", "Verdi", "Bruni"},
+	} {
+		resp, _ = b.submit(t, "/app/ente", "/app/ente", url.Values{"ente": {c.slug}})
+		wantRedirect(t, resp, "/app/persone")
+		body := b.page(t, "/app/persone")
+		header := findAll(parse(t, body), func(n *html.Node) bool { return attr(n, "class") == "ente" })
+		if len(header) != 1 || text(header[0]) != "Ente: "+c.name {
+			t.Errorf("acting for %s: header %v, want it named", c.slug, header)
+		}
+		if !strings.Contains(body, c.sees) || strings.Contains(body, c.hidden) {
+			t.Errorf("acting for %s: want %s listed and %s not:\n%s", c.slug, c.sees, c.hidden, body)
+		}
+	}
+
+	t.Run("forged tenant cookie", func(t *testing.T) {
+		for _, email := range []string{"anna@zona.example", "owner@bagno.example"} {
+			b := f.loggedIn(t, email)
+			b.cookies[web.TenantCookie] = caritas
+			resp, body := b.get(t, "/app/persone")
+			if resp.StatusCode != 403 || !strings.Contains(text(parse(t, body)), "Non fai parte dell'ente scelto") || strings.Contains(body, "Verdi") {
+				t.Errorf("%s with a tenant cookie for caritas: %d, want 403 and no data:\n%s", email, resp.StatusCode, body)
+			}
+			if _, ok := b.cookies[web.TenantCookie]; ok {
+				t.Errorf("%s: the forged tenant cookie was kept", email)
+			}
+		}
+		b := f.loggedIn(t, "anna@zona.example")
+		resp, _ := b.submit(t, "/app/ente", "/app/ente", url.Values{"ente": {caritas}})
+		if resp.StatusCode != 403 {
+			t.Errorf("choosing a tenant the user is not a member of: %d, want 403", resp.StatusCode)
+		}
+		if _, ok := b.cookies[web.TenantCookie]; ok {
+			t.Error("a tenant the user is not a member of was chosen")
+		}
+	})
+}
+
+// visibleNetwork is a network of persons: three of comune-bagno-a-ripoli
+// (one also with coeso in its care team), one of comune-pelago.
+type visibleNetwork struct {
+	f                         *fixture
+	owner                     string // API token of the owner at comune-bagno-a-ripoli
+	lucia, anna, mario, marta string
+}
+
+func newVisibleNetwork(t *testing.T) visibleNetwork {
+	t.Helper()
+	f := newFixture(t, "development")
+	f.user(t, bagno, "owner@bagno.example", "social_worker")
+	f.user(t, pelago, "owner@pelago.example", "social_worker")
+	f.user(t, coeso, "coach@coeso.example", "job_coach")
+	f.user(t, caritas, "coach@caritas.example", "job_coach")
+	f.user(t, cristoforo, "coach@cristoforo.example", "job_coach")
+	n := visibleNetwork{f: f, owner: f.token(t, "owner@bagno.example")}
+	n.lucia = f.person(t, n.owner, "Verdi", "Lucia", people.TargetMentalHealth, 1)
+	n.anna = f.person(t, n.owner, "Verdi", "Anna", people.TargetL68, 2)
+	n.mario = f.person(t, n.owner, "Rossi", "Mara", people.TargetL68, 3)
+	n.marta = f.person(t, f.token(t, "owner@pelago.example"), "Bruni", "Marta", people.TargetL68, 4)
+	f.must(t, 201, "POST", "/api/v1/persons/"+n.lucia+"/links", n.owner, `{"tenant":"coeso","kind":"care_team"}`)
+	return n
+}
+
+func TestPersonsListSearchAndPages(t *testing.T) {
+	t.Parallel()
+	n := newVisibleNetwork(t)
+	b := n.f.loggedIn(t, "owner@bagno.example")
+
+	// In name order: Rossi Mara, Verdi Anna, Verdi Lucia.
+	all := []string{"/app/persone/" + n.mario, "/app/persone/" + n.anna, "/app/persone/" + n.lucia}
+	cases := []struct {
+		name, query string
+		want        []string
+	}{
+		{"everyone the tenant sees", "", all},
+		{"search by surname", "verdi", all[1:]},
+		{"search by name", "mara", all[:1]},
+		{"search for a person of another tenant", "bruni", nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			body := b.page(t, "/app/persone?q="+c.query)
+			got := links(t, body, "/app/persone/")
+			if !slices.Equal(got, c.want) {
+				t.Errorf("listed %v, want %v (name order)", got, c.want)
+			}
+			if strings.Contains(body, "Bruni") || strings.Contains(body, n.marta) {
+				t.Error("a person of another tenant, without a link, is in the list")
+			}
+		})
+	}
+	t.Run("pages", func(t *testing.T) {
+		var got []string
+		path, pages := "/app/persone?limit=2", 0
+		for path != "" && pages < 5 {
+			body := b.page(t, path)
+			pages++
+			got = append(got, links(t, body, "/app/persone/")...)
+			path = ""
+			for _, a := range findAll(parse(t, body), func(n *html.Node) bool { return n.Data == "a" && attr(n, "rel") == "next" }) {
+				if text(a) != "Pagina successiva" {
+					t.Errorf("next page link says %q", text(a))
+				}
+				path = attr(a, "href")
+			}
+		}
+		if pages != 2 || !slices.Equal(got, all) {
+			t.Errorf("%d pages listing %v, want 2 pages listing %v", pages, got, all)
+		}
+	})
+	t.Run("bad cursor", func(t *testing.T) {
+		resp, body := b.get(t, "/app/persone?cursor=bm90LWEtY3Vyc29y")
+		if resp.StatusCode != 400 || !strings.Contains(body, "riparti dalla prima pagina") {
+			t.Errorf("status %d, want 400 with an Italian explanation:\n%s", resp.StatusCode, body)
+		}
+	})
+}
+
+func TestPersonNotVisibleIsNotFound(t *testing.T) {
+	t.Parallel()
+	n := newVisibleNetwork(t)
+	b := n.f.loggedIn(t, "owner@bagno.example")
+	b.page(t, "/app/persone/"+n.lucia)
+
+	var bodies []string
+	for _, id := range []string{n.marta, "7f0c3b9e-2a51-4c1e-9d4b-1f2e3a4b5c6d", "not-a-uuid", "%27%3B--"} {
+		resp, body := b.get(t, "/app/persone/"+id)
+		if resp.StatusCode != 404 {
+			t.Errorf("person %s: %d, want 404", id, resp.StatusCode)
+		}
+		if strings.Contains(body, "Bruni") {
+			t.Errorf("person %s: the page names the hidden person", id)
+		}
+		bodies = append(bodies, body)
+	}
+	for i, body := range bodies[1:] {
+		if body != bodies[0] {
+			t.Errorf("page %d differs from the page of a person of another tenant:\n%s\n---\n%s", i+1, body, bodies[0])
+		}
+	}
+	if !strings.Contains(bodies[0], "non è visibile al tuo ente") {
+		t.Errorf("the not-found page is not in Italian:\n%s", bodies[0])
+	}
+	// Unknown pages under /app are the same Italian page; elsewhere the
+	// server answers in JSON, as before the web interface.
+	resp, body := b.get(t, "/app/nulla")
+	if resp.StatusCode != 404 || body != bodies[0] {
+		t.Errorf("unknown page: %d, want the same 404 page", resp.StatusCode)
+	}
+	for path, status := range map[string]int{"/nulla": 404, "/api/v1/nulla": 401} {
+		if resp, _ := b.get(t, path); resp.StatusCode != status || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+			t.Errorf("%s: %d %s, want JSON %d", path, resp.StatusCode, resp.Header.Get("Content-Type"), status)
+		}
+	}
+}
+
+func TestWithheldCategoriesAreNamedNotShown(t *testing.T) {
+	t.Parallel()
+	n := newVisibleNetwork(t)
+	coach := n.f.loggedIn(t, "coach@coeso.example")
+	const phone, email, group = "055 400001", "persona1@example.org", "salute mentale"
+
+	body := coach.page(t, "/app/persone/"+n.lucia)
+	if got := section(t, body, "Identità"); !strings.Contains(got, "Verdi") {
+		t.Errorf("identity section %q: want the name", got)
+	}
+	if got := section(t, body, "Contatti"); got != "Non visibile al tuo ente." {
+		t.Errorf("contact section %q, want it withheld", got)
+	}
+	for _, secret := range []string{phone, email, "Via Roma", group} {
+		if strings.Contains(body, secret) {
+			t.Errorf("the page shows withheld data %q:\n%s", secret, body)
+		}
+	}
+	if got := section(t, body, "Cosa può vedere il tuo ente"); !strings.Contains(got, "Contatti Non visibile al tuo ente.") ||
+		!strings.Contains(got, "Salute Non visibile al tuo ente.") || !strings.Contains(got, "Identità Visibile.") {
+		t.Errorf("categories %q: want contact and health withheld, identity visible", got)
+	}
+	if got := section(t, body, "Legame del tuo ente con la persona"); got != "équipe di cura" {
+		t.Errorf("links %q, want the care team", got)
+	}
+	if got := section(t, body, "Consensi"); got != "Nessun consenso visibile al tuo ente." {
+		t.Errorf("consents %q, want none", got)
+	}
+
+	// Once the person consents, the contact shows, and so does the consent.
+	n.f.must(t, 201, "POST", "/api/v1/persons/"+n.lucia+"/consents", n.owner,
+		`{"basis":"consent","purpose":"inserimento_lavorativo","grantees":["coeso","arca"],"categories":["contact"],"valid_from":"2026-01-01"}`)
+	body = coach.page(t, "/app/persone/"+n.lucia)
+	if got := section(t, body, "Contatti"); !strings.Contains(got, phone) || !strings.Contains(got, email) {
+		t.Errorf("contact section %q after the consent: want phone and email", got)
+	}
+	got := section(t, body, "Consensi")
+	if !strings.Contains(got, "inserimento lavorativo") || !strings.Contains(got, "coeso (e altri enti, non mostrati al tuo ente)") || strings.Contains(got, "arca") {
+		t.Errorf("consents %q: want the consent naming coeso, the other grantee withheld", got)
+	}
+	// The owner sees the contact and the target group (as disability data);
+	// health data only with the person's consent, even as owner.
+	body = n.f.loggedIn(t, "owner@bagno.example").page(t, "/app/persone/"+n.anna)
+	if got := section(t, body, "Contatti"); !strings.Contains(got, "055 400002") {
+		t.Errorf("the owner's contact section %q: want the phone", got)
+	}
+	got = section(t, body, "Cosa può vedere il tuo ente")
+	if !strings.Contains(got, "Disabilità Visibile. Gruppo del programma: persona con disabilità iscritta al collocamento mirato (L. 68/1999).") ||
+		!strings.Contains(got, "Salute Non visibile al tuo ente.") {
+		t.Errorf("the owner's categories %q: want disability with the target group, health withheld", got)
+	}
+}
+
+func TestReferralInbox(t *testing.T) {
+	t.Parallel()
+	n := newVisibleNetwork(t)
+	ref := n.f.must(t, 201, "POST", "/api/v1/referrals", n.owner,
+		`{"person_id":"`+n.anna+`","to_tenant":"cristoforo","reason":"Valutazione per tirocinio","priority":"urgent","shared_categories":["employment"]}`)
+
+	recipient := n.f.loggedIn(t, "coach@cristoforo.example")
+	body := recipient.page(t, "/app/segnalazioni")
+	rows := findAll(parse(t, body), func(n *html.Node) bool { return n.Data == "tr" })
+	if len(rows) != 2 {
+		t.Fatalf("inbox has %d rows, want a header and one referral:\n%s", len(rows), body)
+	}
+	if got := text(rows[1]); !strings.Contains(got, "comune-bagno-a-ripoli") || !strings.Contains(got, "urgente") || !strings.Contains(got, "In attesa di risposta") {
+		t.Errorf("inbox row %q: want sender, priority and status in Italian", got)
+	}
+	if got := links(t, body, "/app/segnalazioni/"); !slices.Equal(got, []string{"/app/segnalazioni/" + ref}) {
+		t.Errorf("links %v, want the referral", got)
+	}
+	detail := recipient.page(t, "/app/segnalazioni/"+ref)
+	if !strings.Contains(detail, "Valutazione per tirocinio") || !strings.Contains(detail, "Percorso lavorativo") {
+		t.Errorf("the referral page lacks its reason or shared categories:\n%s", detail)
+	}
+
+	owner := n.f.loggedIn(t, "owner@bagno.example")
+	if got := links(t, owner.page(t, "/app/segnalazioni?direzione=inviate"), "/app/segnalazioni/"); !slices.Equal(got, []string{"/app/segnalazioni/" + ref}) {
+		t.Errorf("the sender's outgoing list has %v, want the referral", got)
+	}
+	if body := owner.page(t, "/app/segnalazioni"); !strings.Contains(body, "Nessuna segnalazione.") {
+		t.Errorf("the sender's inbox is not empty:\n%s", body)
+	}
+
+	other := n.f.loggedIn(t, "coach@caritas.example")
+	if body := other.page(t, "/app/segnalazioni"); !strings.Contains(body, "Nessuna segnalazione.") {
+		t.Errorf("another tenant's inbox shows the referral:\n%s", body)
+	}
+	resp, hidden := other.get(t, "/app/segnalazioni/"+ref)
+	_, unknown := other.get(t, "/app/segnalazioni/7f0c3b9e-2a51-4c1e-9d4b-1f2e3a4b5c6d")
+	if resp.StatusCode != 404 || hidden != unknown {
+		t.Errorf("another tenant reading the referral: %d, want 404, the page of an unknown id", resp.StatusCode)
+	}
+}
+
+func TestSecurityHeaders(t *testing.T) {
+	t.Parallel()
+	n := newVisibleNetwork(t)
+	b := n.f.loggedIn(t, "owner@bagno.example")
+	anonymous := n.f.browser()
+	for _, c := range []struct {
+		who  *browser
+		path string
+	}{
+		{anonymous, "/accesso"},
+		{b, "/app/persone"},
+		{b, "/app/persone?q=verdi"},
+		{b, "/app/persone/" + n.lucia},
+		{b, "/app/persone/" + n.marta},
+		{b, "/app/segnalazioni"},
+		{b, "/app/ente"},
+	} {
+		resp, body := c.who.get(t, c.path)
+		h := resp.Header
+		csp := h.Get("Content-Security-Policy")
+		if !strings.Contains(csp, "default-src 'self'") || strings.Contains(csp, "unsafe") {
+			t.Errorf("%s: CSP %q", c.path, csp)
+		}
+		for k, want := range map[string]string{"X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer",
+			"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store", "Content-Type": "text/html; charset=utf-8"} {
+			if got := h.Get(k); got != want {
+				t.Errorf("%s: %s %q, want %q", c.path, k, got, want)
+			}
+		}
+		// Nothing the CSP would block, nothing from elsewhere.
+		for _, bad := range []string{"<script", " style=", "<style", "http://", "https://"} {
+			if strings.Contains(body, bad) {
+				t.Errorf("%s: the page contains %q", c.path, bad)
+			}
+		}
+	}
+	resp, css := anonymous.get(t, "/static/attivi.css")
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/css; charset=utf-8" || !strings.Contains(css, "body") {
+		t.Errorf("stylesheet: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+}
+
+// accessRows are the access-log rows of a person after seq, without what
+// differs between two identical reads (ids, times, request ids).
+func accessRows(t *testing.T, db *sqlx.DB, person string, after int64) ([]string, int64) {
+	t.Helper()
+	var rows []struct {
+		Seq  int64  `db:"seq"`
+		Line string `db:"line"`
+	}
+	err := db.Select(&rows, `SELECT seq, concat_ws(' | ', tenant_id, user_id, action, array_to_string(categories, ','), purpose, decision, reason) AS line
+		FROM access_log WHERE person_id = $1 AND seq > $2 ORDER BY seq`, person, after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, r := range rows {
+		lines = append(lines, r.Line)
+		after = r.Seq
+	}
+	slices.Sort(lines)
+	return lines, after
+}
+
+func TestReadingAPersonIsLoggedAsThroughTheAPI(t *testing.T) {
+	t.Parallel()
+	n := newVisibleNetwork(t)
+	for _, c := range []struct {
+		name, email, person string
+		api                 []string // the API calls that read what the page shows
+		status              int
+	}{
+		{"care team, contact withheld", "coach@coeso.example", n.lucia, []string{"/api/v1/persons/{id}", "/api/v1/persons/{id}/consents"}, 200},
+		{"owner", "owner@bagno.example", n.anna, []string{"/api/v1/persons/{id}", "/api/v1/persons/{id}/consents"}, 200},
+		{"a person the tenant may not see", "coach@caritas.example", n.lucia, []string{"/api/v1/persons/{id}"}, 404},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, seq := accessRows(t, n.f.db, c.person, 0)
+			token := n.f.token(t, c.email)
+			for _, p := range c.api {
+				if status, _ := n.f.api(t, "GET", strings.ReplaceAll(p, "{id}", c.person), token, ""); status != c.status {
+					t.Fatalf("API %s: %d, want %d", p, status, c.status)
+				}
+			}
+			viaAPI, seq := accessRows(t, n.f.db, c.person, seq)
+			if resp, _ := n.f.loggedIn(t, c.email).get(t, "/app/persone/"+c.person); resp.StatusCode != c.status {
+				t.Fatalf("web: %d, want %d", resp.StatusCode, c.status)
+			}
+			viaWeb, _ := accessRows(t, n.f.db, c.person, seq)
+			if len(viaAPI) == 0 || !slices.Equal(viaWeb, viaAPI) {
+				t.Errorf("access log through the web:\n%s\nthrough the API:\n%s", strings.Join(viaWeb, "\n"), strings.Join(viaAPI, "\n"))
+			}
+		})
+	}
+}
+
+func TestInternalErrorShowsOnlyTheRequestID(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "development")
+	f.user(t, bagno, "anna@bagno.example", "social_worker")
+	b := f.loggedIn(t, "anna@bagno.example")
+	f.db.Close() // every query now fails
+
+	resp, body := b.get(t, "/app/persone")
+	rid := resp.Header.Get("X-Request-ID")
+	if resp.StatusCode != 500 || rid == "" {
+		t.Fatalf("status %d, request id %q: want 500 with a request id", resp.StatusCode, rid)
+	}
+	if !strings.Contains(body, "Errore interno") || !strings.Contains(body, rid) || strings.Contains(body, "sql") || strings.Contains(body, "closed") {
+		t.Errorf("the page must say \"Errore interno\" and the request id, and nothing of the cause:\n%s", body)
+	}
+	logged := 0
+	for _, line := range strings.Split(f.logs.String(), "\n") {
+		if strings.Contains(line, `"msg":"internal error"`) {
+			logged++
+			if !strings.Contains(line, `"request_id":"`+rid+`"`) {
+				t.Errorf("the error is logged without its request id: %s", line)
+			}
+			if strings.Contains(line, "anna@") {
+				t.Errorf("the error log line has personal data: %s", line)
+			}
+		}
+	}
+	if logged != 1 {
+		t.Errorf("the internal error is logged %d times, want once:\n%s", logged, f.logs.String())
+	}
+}
