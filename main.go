@@ -330,6 +330,7 @@ func serve(ctx context.Context, env *environment, _ []string) error {
 		return err
 	}
 	go docs.Janitor().Run(ctx, 10*time.Minute) // dead uploads, in the background
+	go forgetIdempotencyKeys(ctx, db, log, time.Hour)
 
 	app := server.New(context.WithoutCancel(ctx), server.Handlers(server.Wiring{
 		DB: db, Engine: engine, Identity: identity, Logger: log, Now: time.Now,
@@ -357,6 +358,26 @@ func serve(ctx context.Context, env *environment, _ []string) error {
 		env.listening(ln.Addr().String())
 	}
 	return server.Serve(ctx, app, ln, cfg.ShutdownTimeout, log)
+}
+
+// forgetIdempotencyKeys deletes expired idempotency keys (and the
+// responses they kept) every period until ctx ends. Any instance may do it:
+// the delete is the same whoever runs it.
+func forgetIdempotencyKeys(ctx context.Context, db *sqlx.DB, log *slog.Logger, every time.Duration) {
+	for {
+		n, err := server.ForgetIdempotencyKeys(ctx, db, time.Now())
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("forget expired idempotency keys", slog.String("error", err.Error()))
+		case n > 0:
+			log.Info("expired idempotency keys forgotten", slog.Int64("keys", n))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+	}
 }
 
 func ensureBucket(ctx context.Context, store *objects.Store, log *slog.Logger) {

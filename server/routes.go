@@ -20,7 +20,8 @@ func routes(app *fiber.App, d Deps) {
 	// The calendar feed is for calendar programs: its secret URL is the credential.
 	v1.Get("/calendar/:secret.ics", d.Conferences.Feed)
 
-	authed := v1.Group("", d.Auth.Authenticate, d.Auth.ActingTenant)
+	// Every POST below takes an optional Idempotency-Key (server/idempotency.go).
+	authed := v1.Group("", d.Auth.Authenticate, d.Auth.ActingTenant, d.Idempotency)
 	authed.Post("/auth/logout", d.Auth.Logout)
 	authed.Get("/me", d.Auth.Me)
 	authed.Post("/tenants", d.Auth.CreateTenant)

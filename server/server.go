@@ -72,6 +72,8 @@ type Deps struct {
 	Documents   *consents.DocumentHandler
 	Reports     *reports.Handler
 	Web         *web.Handler
+	// Idempotency answers repeats of POSTs that carry an Idempotency-Key.
+	Idempotency fiber.Handler
 }
 
 // ConsentHandler is what the consents service serves.

@@ -62,6 +62,7 @@ func Handlers(w Wiring) Deps {
 		Conferences: conferences.NewHandler(confs),
 		Documents:   consents.NewDocumentHandler(w.Documents),
 		Reports:     reports.NewHandler(reports.NewService(w.DB, w.Engine, w.Now)),
+		Idempotency: idempotency(w.DB),
 		Web: web.New(web.Config{Identity: w.Identity, Persons: persons, Consents: cons, Referrals: refs,
 			Logger: w.Logger, SecureCookies: w.Env != "development", Classify: classify}),
 	}
