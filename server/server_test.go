@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,53 +20,23 @@ import (
 	"attivi/policies"
 	"attivi/server"
 	"attivi/server/httpx"
-	"attivi/services/consents"
-	"attivi/services/people"
-	"attivi/storage/objects/objtest"
+	"attivi/server/servertest"
 	"attivi/storage/postgres/pgtest"
 	"attivi/tenants"
 )
 
-// syncBuffer is a log destination tests can read while the server writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
+// fixture is the whole server under test (servertest.Server) under the
+// names these tests use.
 type fixture struct {
 	app      *fiber.App
-	logs     *syncBuffer
+	logs     *servertest.LogBuffer
 	db       *sqlx.DB
 	identity *tenants.Identity
 	engine   *policies.Engine
-	clock    *testClock
+	clock    *servertest.Clock
 }
 
-// testClock is the settable time of the identity service under test.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
+// newFixture builds the whole server on a fresh database.
 func newFixture(t *testing.T, opts server.Options, checks ...server.Check) *fixture {
 	t.Helper()
 	return newFixtureOn(t, pgtest.New(t), opts, checks...)
@@ -78,39 +46,8 @@ func newFixture(t *testing.T, opts server.Options, checks ...server.Check) *fixt
 // network seeded, the default policy, the engine, identity and handlers.
 func newFixtureOn(t *testing.T, db *sqlx.DB, opts server.Options, checks ...server.Check) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	store := tenants.NewStore(db)
-	munis := append(append([]tenants.Municipality{}, tenants.ZoneMunicipalities...), tenants.FormerMunicipalities...)
-	if _, err := store.Seed(ctx, munis, tenants.Network()); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := policies.Seed(ctx, db); err != nil {
-		t.Fatal(err)
-	}
-	logs := &syncBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, nil))
-	engine, err := policies.New(ctx, db, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := &testClock{t: time.Now()}
-	identity, err := tenants.NewIdentity(db, tenants.DefaultAuth, log, clock.Now, func(ctx context.Context) {
-		if err := engine.Reload(ctx); err != nil {
-			t.Errorf("reload: %v", err)
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	docs, err := consents.NewDocuments(consents.NewService(db, engine, time.Now), people.NewService(db, engine, time.Now, log),
-		objtest.New(t), consents.DocumentConfig{MaxBytes: 8 << 20, RetentionYears: 10, SweepGrace: time.Hour}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	app := server.New(context.Background(), server.Handlers(server.Wiring{
-		DB: db, Engine: engine, Identity: identity, Logger: log, Now: time.Now, Ready: checks, Documents: docs,
-	}), opts)
-	return &fixture{app: app, logs: logs, db: db, identity: identity, engine: engine, clock: clock}
+	s := servertest.New(t, servertest.Config{DB: db, Options: opts, Ready: checks})
+	return &fixture{app: s.App, logs: s.Logs, db: s.DB, identity: s.Identity, engine: s.Engine, clock: s.Clock}
 }
 
 type errorBody struct {
@@ -124,16 +61,7 @@ type errorBody struct {
 
 func (f *fixture) do(t *testing.T, req *http.Request) (*http.Response, []byte) {
 	t.Helper()
-	resp, err := f.app.Test(req, -1)
-	if err != nil {
-		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, body
+	return servertest.Do(t, f.app, req)
 }
 
 func decodeError(t *testing.T, body []byte) errorBody {

@@ -1,18 +1,15 @@
 package web_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,12 +17,9 @@ import (
 	"github.com/jmoiron/sqlx"
 	"golang.org/x/net/html"
 
-	"attivi/policies"
 	"attivi/server"
-	"attivi/services/consents"
+	"attivi/server/servertest"
 	"attivi/services/people"
-	"attivi/storage/objects/objtest"
-	"attivi/storage/postgres/pgtest"
 	"attivi/tenants"
 	"attivi/web"
 )
@@ -43,41 +37,14 @@ const (
 
 // ---- the server under test -------------------------------------------------
 
+// fixture is the whole server under test (servertest.Server) under the
+// names these tests use.
 type fixture struct {
 	app      *fiber.App
 	db       *sqlx.DB
 	identity *tenants.Identity
-	clock    *testClock
-	logs     *syncBuffer
-}
-
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	clock    *servertest.Clock
+	logs     *servertest.LogBuffer
 }
 
 // newFixture builds the whole server as `attivi serve` does, on a fresh
@@ -85,51 +52,13 @@ func (s *syncBuffer) String() string {
 // bucket of its own; env is ATTIVI_ENV.
 func newFixture(t *testing.T, env string) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	db := pgtest.New(t)
-	munis := append(append([]tenants.Municipality{}, tenants.ZoneMunicipalities...), tenants.FormerMunicipalities...)
-	if _, err := tenants.NewStore(db).Seed(ctx, munis, tenants.Network()); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := policies.Seed(ctx, db); err != nil {
-		t.Fatal(err)
-	}
-	logs := &syncBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, nil))
-	engine, err := policies.New(ctx, db, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := &testClock{t: time.Now()}
-	identity, err := tenants.NewIdentity(db, tenants.DefaultAuth, log, clock.Now, func(ctx context.Context) {
-		if err := engine.Reload(ctx); err != nil {
-			t.Errorf("reload: %v", err)
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	docs, err := consents.NewDocuments(consents.NewService(db, engine, time.Now), people.NewService(db, engine, time.Now, log),
-		objtest.New(t), consents.DocumentConfig{MaxBytes: 8 << 20, RetentionYears: 10, SweepGrace: time.Hour}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	app := server.New(ctx, server.Handlers(server.Wiring{DB: db, Engine: engine, Identity: identity, Logger: log,
-		Now: time.Now, Documents: docs, Env: env}), server.DefaultOptions)
-	return &fixture{app: app, db: db, identity: identity, clock: clock, logs: logs}
+	s := servertest.New(t, servertest.Config{Env: env, Options: server.DefaultOptions})
+	return &fixture{app: s.App, db: s.DB, identity: s.Identity, clock: s.Clock, logs: s.Logs}
 }
 
 func (f *fixture) send(t *testing.T, req *http.Request) (*http.Response, string) {
 	t.Helper()
-	resp, err := f.app.Test(req, -1)
-	if err != nil {
-		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp, body := servertest.Do(t, f.app, req)
 	return resp, string(body)
 }
 
