@@ -75,11 +75,11 @@ func localString(c *fiber.Ctx, key string) string {
 	return s
 }
 
-// accessLog writes one line per request. Errors returned below it are
+// accessLog writes one line per request, and counts it in the metrics. Errors returned below it are
 // answered here (through the app's error handler) so the line has the final
 // status; a panic is logged as a 500 and passed on to recoverPanics. The
 // query string is left out: a search (?q=) may hold a person's name.
-func accessLog(log *slog.Logger) fiber.Handler {
+func accessLog(log *slog.Logger, m *Metrics) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		start := time.Now()
 		status := 0
@@ -87,9 +87,11 @@ func accessLog(log *slog.Logger) fiber.Handler {
 			if r := recover(); r != nil {
 				status = fiber.StatusInternalServerError
 				logAccess(log, c, start, status)
+				m.observe(c, status, time.Since(start))
 				panic(r)
 			}
 			logAccess(log, c, start, status)
+			m.observe(c, status, time.Since(start))
 		}()
 		err := c.Next()
 		if err != nil {

@@ -11,6 +11,7 @@ import "github.com/gofiber/fiber/v2"
 func routes(app *fiber.App, d Deps) {
 	app.Get("/healthz", healthz)
 	app.Get("/readyz", readyz(d.Ready, d.Logger))
+	app.Get("/metrics", d.Metrics.Handler()) // counts and durations by route pattern: no personal data
 
 	v1 := app.Group("/api/v1")
 	v1.Post("/auth/login", d.Auth.Login)

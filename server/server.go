@@ -74,6 +74,8 @@ type Deps struct {
 	Web         *web.Handler
 	// Idempotency answers repeats of POSTs that carry an Idempotency-Key.
 	Idempotency fiber.Handler
+	// Metrics are served at /metrics (nil: the requests and runtime only).
+	Metrics *Metrics
 }
 
 // ConsentHandler is what the consents service serves.
@@ -110,10 +112,13 @@ func New(base context.Context, d Deps, o Options) *fiber.App {
 		// whose handlers stream them.
 		StreamRequestBody: true,
 	})
+	if d.Metrics == nil {
+		d.Metrics = NewMetrics(nil)
+	}
 	app.Use(
 		recoverPanics(d.Logger),
 		requestID(),
-		accessLog(d.Logger),
+		accessLog(d.Logger, d.Metrics),
 		LimitBodies(app, o.BodyLimit),
 		requestContext(base, o.RequestTimeout),
 	)
