@@ -39,6 +39,10 @@ type Config struct {
 	DocumentMaxBytes       int64
 	DocumentRetentionYears int
 	DocumentSweepGrace     time.Duration
+	// TrustedProxies are the addresses (IPs or CIDRs) of the load balancers
+	// in front of the instances: from them, the client's address is taken
+	// from X-Forwarded-For (for login throttling). Empty: the connection's.
+	TrustedProxies []string
 }
 
 // envVar documents one variable: its name, default and meaning. The list
@@ -68,6 +72,7 @@ var envVars = []envVar{
 	{Name: "ATTIVI_DOCUMENT_MAX_BYTES", Default: "52428800", Help: "largest signed consent document accepted, in bytes (413 beyond)"},
 	{Name: "ATTIVI_DOCUMENT_RETENTION_YEARS", Default: "10", Help: "years after a consent's last valid day its documents stay under object lock"},
 	{Name: "ATTIVI_DOCUMENT_SWEEP_GRACE", Default: "1h", Help: "age at which an unfinished document upload is swept (more than 30m)"},
+	{Name: "ATTIVI_TRUSTED_PROXIES", Help: "comma-separated IPs or CIDRs of the load balancers whose X-Forwarded-For (which they must set, not append to) names the client"},
 }
 
 // need says which groups of settings a command requires.
@@ -135,6 +140,15 @@ func loadConfig(getenv func(string) string, n need) (Config, error) {
 	c.DocumentSweepGrace = duration("ATTIVI_DOCUMENT_SWEEP_GRACE")
 	if c.DocumentSweepGrace > 0 && c.DocumentSweepGrace <= consents.UploadTimeout {
 		bad("ATTIVI_DOCUMENT_SWEEP_GRACE", "must be longer than an upload may last (%s), not %s", consents.UploadTimeout, c.DocumentSweepGrace)
+	}
+	for _, p := range strings.Split(get("ATTIVI_TRUSTED_PROXIES"), ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
+			bad("ATTIVI_TRUSTED_PROXIES", "%q is neither an IP address nor a CIDR such as 10.0.0.0/8", p)
+		}
+		c.TrustedProxies = append(c.TrustedProxies, p)
 	}
 	c.SessionTTL = duration("ATTIVI_SESSION_TTL")
 	c.SessionIdle = duration("ATTIVI_SESSION_IDLE")

@@ -348,6 +348,7 @@ func serve(ctx context.Context, env *environment, _ []string) error {
 		IdleTimeout:     server.DefaultOptions.IdleTimeout,
 		RequestTimeout:  cfg.RequestTimeout,
 		ShutdownTimeout: cfg.ShutdownTimeout,
+		TrustedProxies:  cfg.TrustedProxies,
 	})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

@@ -49,16 +49,18 @@ func TestHelpNamesEveryVariable(t *testing.T) {
 func TestConfigErrorsNameTheVariable(t *testing.T) {
 	var out bytes.Buffer
 	err := run(context.Background(), []string{"serve"}, envFrom(map[string]string{
-		"ATTIVI_ENV":          "staging",
-		"ATTIVI_LISTEN":       "8080",
-		"ATTIVI_DATABASE_URL": "mysql://x",
-		"ATTIVI_S3_ENDPOINT":  "http://minio:9000",
-		"ATTIVI_BODY_LIMIT":   "-3",
+		"ATTIVI_ENV":             "staging",
+		"ATTIVI_LISTEN":          "8080",
+		"ATTIVI_DATABASE_URL":    "mysql://x",
+		"ATTIVI_S3_ENDPOINT":     "http://minio:9000",
+		"ATTIVI_BODY_LIMIT":      "-3",
+		"ATTIVI_TRUSTED_PROXIES": "10.0.0.0/8, lb.example",
 	}), &out)
 	if err == nil {
 		t.Fatal("serve with a broken configuration started")
 	}
-	for _, name := range []string{"ATTIVI_ENV", "ATTIVI_LISTEN", "ATTIVI_DATABASE_URL", "ATTIVI_S3_ENDPOINT", "ATTIVI_S3_ACCESS_KEY", "ATTIVI_BODY_LIMIT"} {
+	for _, name := range []string{"ATTIVI_ENV", "ATTIVI_LISTEN", "ATTIVI_DATABASE_URL", "ATTIVI_S3_ENDPOINT", "ATTIVI_S3_ACCESS_KEY", "ATTIVI_BODY_LIMIT",
+		"ATTIVI_TRUSTED_PROXIES"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error does not name %s:\n%v", name, err)
 		}

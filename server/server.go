@@ -37,6 +37,10 @@ type Options struct {
 	IdleTimeout     time.Duration // keep-alive connections
 	RequestTimeout  time.Duration // deadline of the request context
 	ShutdownTimeout time.Duration // how long in-flight requests may take to finish at shutdown
+	// TrustedProxies (IPs or CIDRs): requests from them name the client in
+	// X-Forwarded-For, which c.IP() then returns (login throttling counts
+	// per client address). Empty: the connection's address.
+	TrustedProxies []string
 }
 
 // DefaultOptions are sensible limits for a JSON API.
@@ -111,6 +115,12 @@ func New(base context.Context, d Deps, o Options) *fiber.App {
 		// them (up to BodyLimit) for every route but those named StreamBody,
 		// whose handlers stream them.
 		StreamRequestBody: true,
+		// Only from a listed proxy is X-Forwarded-For believed; its first
+		// valid address is the client's.
+		EnableTrustedProxyCheck: len(o.TrustedProxies) > 0,
+		TrustedProxies:          o.TrustedProxies,
+		ProxyHeader:             proxyHeader(o.TrustedProxies),
+		EnableIPValidation:      true,
 	})
 	if d.Metrics == nil {
 		d.Metrics = NewMetrics(nil)
@@ -124,6 +134,13 @@ func New(base context.Context, d Deps, o Options) *fiber.App {
 	)
 	routes(app, d)
 	return app
+}
+
+func proxyHeader(trusted []string) string {
+	if len(trusted) == 0 {
+		return ""
+	}
+	return fiber.HeaderXForwardedFor
 }
 
 // Serve accepts connections on ln until ctx is cancelled, then stops

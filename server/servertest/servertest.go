@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -64,7 +65,7 @@ func New(tb testing.TB, cfg Config) *Server {
 		db = pgtest.New(tb)
 	}
 	opts := cfg.Options
-	if opts == (server.Options{}) {
+	if reflect.ValueOf(opts).IsZero() {
 		opts = server.DefaultOptions
 	}
 	ctx := context.Background()
