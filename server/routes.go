@@ -12,6 +12,7 @@ func routes(app *fiber.App, d Deps) {
 	app.Get("/healthz", healthz)
 	app.Get("/readyz", readyz(d.Ready, d.Logger))
 	app.Get("/metrics", d.Metrics.Handler()) // counts and durations by route pattern: no personal data
+	app.Get("/api/openapi.json", openAPI)    // this API in OpenAPI 3.1 (server/openapi.json): no data, no login
 
 	v1 := app.Group("/api/v1")
 	v1.Post("/auth/login", d.Auth.Login)
