@@ -44,14 +44,20 @@ func LogAccess(ctx context.Context, db sqlx.ExecerContext, a tenants.Actor, requ
 	return translateLog(err)
 }
 
-// LogAccess is the package's LogAccess on the engine's pool, as a prepared
-// statement: every read of personal data runs it.
+// LogAccess is the package's LogAccess on the engine's pool: every read of
+// personal data runs it. The entries of concurrent requests are written in
+// one statement (logWriter), and it returns once they are committed.
 func (e *Engine) LogAccess(ctx context.Context, a tenants.Actor, requestID string, entries ...Entry) error {
-	args, ok := logArgs(a, requestID, entries)
-	if !ok {
+	if len(entries) == 0 {
 		return nil
 	}
-	return translateLog(e.stmts.Exec(ctx, logAccessSQL, args...))
+	return e.logs.write(ctx, a, requestID, entries)
+}
+
+// AccessLogBatches says how many statements have written the access log of
+// this engine, for how many requests.
+func (e *Engine) AccessLogBatches() (statements, requests int64) {
+	return e.logs.statements.Load(), e.logs.requests.Load()
 }
 
 const logAccessSQL = `

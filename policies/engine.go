@@ -96,6 +96,7 @@ func listHas(args ...interface{}) (interface{}, error) {
 type Engine struct {
 	db         *sqlx.DB
 	stmts      *postgres.Statements // the facts query and the access log insert
+	logs       *logWriter           // the access log, in group commits
 	log        *slog.Logger
 	cur        atomic.Pointer[state]
 	reloadMu   sync.Mutex
@@ -114,7 +115,8 @@ type state struct {
 
 // New loads the policy. Seed first, so that a new database has one.
 func New(ctx context.Context, db *sqlx.DB, log *slog.Logger) (*Engine, error) {
-	e := &Engine{db: db, stmts: postgres.NewStatements(db), log: log, checkEvery: 5 * time.Second}
+	st := postgres.NewStatements(db)
+	e := &Engine{db: db, stmts: st, logs: &logWriter{stmts: st}, log: log, checkEvery: 5 * time.Second}
 	if err := e.Reload(ctx); err != nil {
 		return nil, err
 	}
