@@ -15,7 +15,6 @@ import (
 	"attivi/server/httpx"
 	"attivi/services/consents"
 	"attivi/services/people"
-	"attivi/storage/postgres"
 )
 
 // Page sizes of lists: the default, the largest a ?limit= may ask.
@@ -68,12 +67,9 @@ func (h *Handler) Persons(c *fiber.Ctx) error {
 	}
 	p := people.SearchParams{Query: q, Limit: pageSize(c)}
 	if s := c.Query("cursor"); s != "" {
-		key, err := httpx.DecodeCursor(s)
-		parts := strings.Split(key, "\x00")
-		if err != nil || len(parts) != 3 || !postgres.IsUUID(parts[2]) {
+		if key, err := httpx.DecodeCursor(s); err != nil || !p.ResumeAfter(key) {
 			return errBadCursor
 		}
-		copy(p.After[:], parts)
 	}
 	rows, more, err := h.persons.Search(ctx, visitorOf(c).actor(), httpx.RequestID(ctx), p)
 	if err != nil {
@@ -85,7 +81,7 @@ func (h *Handler) Persons(c *fiber.Ctx) error {
 	}
 	if more && len(rows) > 0 {
 		last := rows[len(rows)-1]
-		page.Next = nextPage("/app/persone", url.Values{"q": {q}}, httpx.EncodeCursor(last.SortFamily+"\x00"+last.SortGiven+"\x00"+last.ID), p.Limit)
+		page.Next = nextPage("/app/persone", url.Values{"q": {q}}, httpx.EncodeCursor(last.Position()), p.Limit)
 	}
 	return h.render(c, fiber.StatusOK, "persons", "Persone", page)
 }

@@ -2,7 +2,6 @@ package people
 
 import (
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -10,7 +9,6 @@ import (
 	"attivi/apperr"
 	"attivi/policies"
 	"attivi/server/httpx"
-	"attivi/storage/postgres"
 	"attivi/tenants"
 )
 
@@ -189,27 +187,21 @@ func (h *Handler) List(c *fiber.Ctx) error {
 		return &apperr.Error{Code: apperr.Malformed, Message: "the search is too long", Fields: map[string]string{"q": "must be at most 100 characters"}}
 	}
 	p := SearchParams{Query: q, Limit: page.Limit}
-	if page.After != "" {
-		parts := strings.Split(page.After, "\x00")
-		if len(parts) != 3 || !postgres.IsUUID(parts[2]) {
-			return &apperr.Error{Code: apperr.Malformed, Message: "the list parameters are not valid", Fields: map[string]string{"cursor": "is not a cursor this server gave out"}}
-		}
-		copy(p.After[:], parts)
+	if page.After != "" && !p.ResumeAfter(page.After) {
+		return &apperr.Error{Code: apperr.Malformed, Message: "the list parameters are not valid", Fields: map[string]string{"cursor": "is not a cursor this server gave out"}}
 	}
 	rows, more, err := h.svc.Search(c.UserContext(), a, httpx.RequestID(c.UserContext()), p)
 	if err != nil {
 		return err
 	}
-	keys := map[string]string{}
 	items := make([]SummaryJSON, len(rows))
 	for i, r := range rows {
 		items[i] = SummaryJSON{ID: r.ID, FiscalCode: r.FiscalCode, GivenName: r.GivenName, FamilyName: r.FamilyName,
 			BirthDate: r.BirthDate.Format(time.DateOnly), ResidenceISTAT: r.ResidenceISTAT}
-		keys[r.ID] = r.SortFamily + "\x00" + r.SortGiven + "\x00" + r.ID
 	}
 	list := httpx.List[SummaryJSON]{Items: items}
 	if more {
-		list.NextCursor = httpx.EncodeCursor(keys[items[len(items)-1].ID])
+		list.NextCursor = httpx.EncodeCursor(rows[len(rows)-1].Position())
 	}
 	return c.JSON(list)
 }

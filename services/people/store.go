@@ -160,6 +160,21 @@ type Summary struct {
 	SortGiven      string    `db:"sort_given"`
 }
 
+// Position is where the person stands in the list order, the key of a
+// cursor that resumes the list after them.
+func (s Summary) Position() string { return s.SortFamily + "\x00" + s.SortGiven + "\x00" + s.ID }
+
+// ResumeAfter reads a Position back into the parameters; ok is false when key is
+// not a position this package gave out.
+func (p *SearchParams) ResumeAfter(key string) (ok bool) {
+	parts := strings.Split(key, "\x00")
+	if len(parts) != 3 || !postgres.IsUUID(parts[2]) {
+		return false
+	}
+	copy(p.After[:], parts)
+	return true
+}
+
 // SearchParams select a page of persons.
 type SearchParams struct {
 	Query string
