@@ -128,3 +128,34 @@ WHERE n <> $1 OR tenants <> 1
 	}
 	t.Logf("%d requests logged in %d statements", reqs, statements)
 }
+
+// A request whose entry the database refuses fails alone: the requests
+// written in the same batch are logged.
+func TestEngineLogBadEntryFailsAlone(t *testing.T) {
+	db, _ := seededDB(t)
+	ctx := context.Background()
+	e := newEngine(t, db)
+	var wg sync.WaitGroup
+	results := make([]error, 16)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			entry := p.Entry{Action: p.LogRead, Allow: true, Reason: "test"}
+			if i == 7 {
+				entry.PersonID = "not-a-uuid" // a bug of a caller
+			}
+			results[i] = e.LogAccess(ctx, tenants.Actor{}, fmt.Sprintf("req-%02d", i), entry)
+		}()
+	}
+	wg.Wait()
+	for i, err := range results {
+		if (err != nil) != (i == 7) {
+			t.Errorf("request %d: %v", i, err)
+		}
+	}
+	var n int
+	if err := db.Get(&n, `SELECT count(*) FROM access_log`); err != nil || n != 15 {
+		t.Errorf("%d rows logged (%v), want the 15 good requests", n, err)
+	}
+}

@@ -90,6 +90,14 @@ func (w *logWriter) run() {
 		}
 		w.mu.Unlock()
 		err := w.insert(batch)
+		if err != nil && len(batch) > 1 {
+			// One request's bad entry must not fail the others: each on
+			// its own (when the database is down, they all fail anyway).
+			for _, p := range batch {
+				p.done <- w.insert([]*pendingLog{p})
+			}
+			continue
+		}
 		for _, p := range batch {
 			p.done <- err
 		}
