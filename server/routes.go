@@ -56,6 +56,7 @@ func routes(app *fiber.App, d Deps) {
 	authed.Get("/referrals/:id", d.Referrals.Get)
 	authed.Post("/referrals/:id/transitions", d.Referrals.Transition)
 	authed.Get("/persons/:id/status", d.Referrals.Status)
+	authed.Get("/status", d.Referrals.StatusByFiscalCode) // ?fiscal_code=: the employment office's check
 	authed.Get("/persons/:id/l68-checks", d.Referrals.L68Checks)
 	authed.Post("/persons/:id/l68-checks", d.Referrals.RecordL68Check)
 

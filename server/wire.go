@@ -55,7 +55,7 @@ func Handlers(w Wiring) Deps {
 		Policies:    policies.NewHandler(w.Engine),
 		Persons:     people.NewHandler(persons),
 		Consents:    consents.NewHandler(cons),
-		Referrals:   referrals.NewHandler(refs),
+		Referrals:   referrals.NewHandler(refs, persons.FindByFiscalCode),
 		Pathways:    pathways.NewHandler(paths),
 		Employers:   employers.NewHandler(employers.NewService(w.DB, w.Engine, paths, w.Now)),
 		Notes:       notes.NewHandler(notes.NewService(w.DB, w.Engine, w.Now, w.Logger, confs, nil)),

@@ -98,7 +98,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	base, stop, err := serve(referrals.NewHandler(referrals.NewService(db, engine, time.Now, referrals.DefaultOverdueDays)), actors)
+	base, stop, err := serve(referrals.NewHandler(referrals.NewService(db, engine, time.Now, referrals.DefaultOverdueDays), nil), actors)
 	if err != nil {
 		return err
 	}

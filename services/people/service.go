@@ -174,6 +174,40 @@ func (s *Service) Get(ctx context.Context, a tenants.Actor, requestID, id, purpo
 	return v, nil
 }
 
+// FindByFiscalCode returns the id of the person a fiscal code names, when
+// the actor's tenant may see something of them. It serves the employment
+// office, which knows the codes of the persons on its L.68 lists and may
+// read their status but not their identity: the answer is an id, nothing
+// the office did not bring. A person the tenant may not see is not found,
+// as for an id, and the refusal is logged; a code that is not a fiscal code
+// is a bad request naming what is wrong with it.
+func (s *Service) FindByFiscalCode(ctx context.Context, a tenants.Actor, requestID, code string) (string, error) {
+	fc, err := ParseFiscalCode(code, s.now())
+	if err != nil {
+		return "", &apperr.Error{Code: apperr.Malformed, Message: "the fiscal code is not valid",
+			Fields: map[string]string{"fiscal_code": err.Error()}}
+	}
+	var id string
+	if err := sqlx.GetContext(ctx, s.db, &id, `SELECT id FROM persons WHERE fiscal_code = $1`, fc.Code); err != nil {
+		if apperr.Is(postgres.Translate(err), apperr.NotFound) {
+			return "", errNotFound
+		}
+		return "", postgres.Translate(fmt.Errorf("find by fiscal code: %w", err))
+	}
+	acc, err := s.engine.Access(ctx, s.db, a, id, policies.ActRead, "")
+	if err != nil {
+		return "", err
+	}
+	if !acc.Visible() {
+		if err := s.logAccess(ctx, a, requestID, policies.Entry{PersonID: id, Action: policies.LogRead,
+			Reason: "lookup by fiscal code: no category of the person may be read"}); err != nil {
+			return "", err
+		}
+		return "", errNotFound
+	}
+	return id, nil
+}
+
 // existingOrEmpty returns id when such a person exists (a denial about a
 // real person goes in their log), or "" for an id that matches nobody.
 func existingOrEmpty(ctx context.Context, q sqlx.QueryerContext, id string) string {

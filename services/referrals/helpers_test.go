@@ -112,7 +112,7 @@ func newEnv(t *testing.T) *env {
 	}
 	e.svc = referrals.NewService(db, e.engine, e.clock.Now, 7)
 	e.people = people.NewService(db, e.engine, time.Now, quietLog())
-	e.app = newApp(referrals.NewHandler(e.svc), e.actors)
+	e.app = newApp(referrals.NewHandler(e.svc, nil), e.actors)
 	return e
 }
 

@@ -1,6 +1,7 @@
 package referrals
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"time"
@@ -22,11 +23,17 @@ import (
 //	GET  /api/v1/persons/:id/l68-checks      L.68 verifications, newest first
 //	POST /api/v1/persons/:id/l68-checks      record one: 201
 type Handler struct {
-	svc *Service
+	svc  *Service
+	find PersonFinder
 }
 
-// NewHandler returns the handlers on svc.
-func NewHandler(svc *Service) *Handler { return &Handler{svc: svc} }
+// PersonFinder finds the person a fiscal code names among those the actor
+// may see (the persons service's FindByFiscalCode).
+type PersonFinder func(ctx context.Context, a tenants.Actor, requestID, fiscalCode string) (string, error)
+
+// NewHandler returns the handlers on svc; find serves the status lookup by
+// fiscal code (nil: the lookup is not offered).
+func NewHandler(svc *Service, find PersonFinder) *Handler { return &Handler{svc: svc, find: find} }
 
 // NewReferralJSON is the body of POST /api/v1/referrals.
 type NewReferralJSON struct {
@@ -288,6 +295,38 @@ func (h *Handler) Status(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	return c.JSON(statusJSON(v))
+}
+
+// StatusByFiscalCode serves GET /api/v1/status?fiscal_code=: the status
+// view of the person a fiscal code names, for a tenant that may read it
+// (the employment office checking the persons on its lists).
+func (h *Handler) StatusByFiscalCode(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	a, err := tenants.RequireActor(ctx)
+	if err != nil {
+		return err
+	}
+	code := c.Query("fiscal_code")
+	if strings.TrimSpace(code) == "" {
+		return &apperr.Error{Code: apperr.Malformed, Message: "say whose status you want",
+			Fields: map[string]string{"fiscal_code": "is required"}}
+	}
+	if h.find == nil {
+		return apperr.New(apperr.NotFound, "the status lookup by fiscal code is not offered here")
+	}
+	id, err := h.find(ctx, a, httpx.RequestID(ctx), code)
+	if err != nil {
+		return err
+	}
+	v, err := h.svc.Status(ctx, a, id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(statusJSON(v))
+}
+
+func statusJSON(v StatusView) StatusJSON {
 	out := StatusJSON{PersonID: v.PersonID, Enrolled: v.Enrolled, Stage: v.Stage, Source: v.Source, Active: v.Active}
 	if v.StageSince != nil {
 		s := rfc3339(*v.StageSince)
@@ -300,7 +339,7 @@ func (h *Handler) Status(c *fiber.Ctx) error {
 			out.Placement.EndDate = &e
 		}
 	}
-	return c.JSON(out)
+	return out
 }
 
 // L68InputJSON is the body of POST /api/v1/persons/:id/l68-checks.

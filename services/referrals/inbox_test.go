@@ -158,14 +158,14 @@ func TestOverdueDaysAreConfigurable(t *testing.T) {
 	if got := e.do("GET", "/api/v1/referrals/"+r.ID, coop, nil).referral(t); !got.Overdue {
 		t.Errorf("10 days with a 7-day threshold: not overdue")
 	}
-	lenient := newApp(referrals.NewHandler(referrals.NewService(e.db, e.engine, time.Now, 30)), e.actors)
+	lenient := newApp(referrals.NewHandler(referrals.NewService(e.db, e.engine, time.Now, 30), nil), e.actors)
 	e.app = lenient
 	if got := e.do("GET", "/api/v1/referrals/"+r.ID, coop, nil).referral(t); got.Overdue {
 		t.Errorf("10 days with a 30-day threshold: overdue")
 	}
 	// A clock 25 days on makes it overdue again.
 	e.clock.Set(time.Now().Add(25 * 24 * time.Hour))
-	e.app = newApp(referrals.NewHandler(referrals.NewService(e.db, e.engine, e.clock.Now, 30)), e.actors)
+	e.app = newApp(referrals.NewHandler(referrals.NewService(e.db, e.engine, e.clock.Now, 30), nil), e.actors)
 	if got := e.do("GET", "/api/v1/referrals/"+r.ID, coop, nil).referral(t); !got.Overdue {
 		t.Errorf("35 days with a 30-day threshold: not overdue")
 	}
