@@ -148,5 +148,6 @@ func routes(app *fiber.App, d Deps) {
 	acting.Get("/persone", ui.Persons)
 	acting.Get("/persone/:id", ui.Person)
 	acting.Get("/segnalazioni", ui.Referrals)
+	acting.Get("/stato", ui.Status)
 	acting.Get("/segnalazioni/:id", ui.Referral)
 }

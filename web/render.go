@@ -19,7 +19,7 @@ var stylesheet []byte
 // pages are the parsed templates, one set per page, each with the layout.
 type pages map[string]*template.Template
 
-var pageNames = []string{"login", "tenant", "persons", "person", "referrals", "referral", "error"}
+var pageNames = []string{"login", "tenant", "persons", "person", "referrals", "referral", "status", "error"}
 
 var funcs = template.FuncMap{
 	"date": func(t time.Time) string { return t.Format("02/01/2006") },

@@ -931,3 +931,49 @@ func TestInternalErrorShowsOnlyTheRequestID(t *testing.T) {
 		t.Errorf("the internal error is logged %d times, want once:\n%s", logged, f.logs.String())
 	}
 }
+
+// TestStatusCheckByFiscalCode: the employment office, which may not read
+// identities, finds where an L.68 participant stands by the fiscal code it
+// holds, and sees nothing of who they are; a person outside its remit, and
+// any person for a tenant without a link, is the same "not visible" page.
+func TestStatusCheckByFiscalCode(t *testing.T) {
+	t.Parallel()
+	n := newVisibleNetwork(t)
+	f := n.f
+	f.user(t, "collocamento-mirato-firenze", "officer@collocamento.example", "placement_officer")
+	office := f.loggedIn(t, "officer@collocamento.example")
+	anna := fiscalCode(2, time.Date(1980, time.March, 3, 0, 0, 0, 0, time.UTC))  // L.68
+	lucia := fiscalCode(1, time.Date(1980, time.March, 2, 0, 0, 0, 0, time.UTC)) // mental health
+
+	body := office.page(t, "/app/stato?codice_fiscale="+strings.ToLower(anna))
+	if !strings.Contains(body, "Iscritta al programma") || !strings.Contains(body, "Fase") {
+		t.Errorf("the office's check shows no status:\n%s", body)
+	}
+	for _, leak := range []string{"Verdi", "Anna", "persona2@example.org"} {
+		if strings.Contains(body, leak) {
+			t.Errorf("the status page shows %q", leak)
+		}
+	}
+	notVisible := func(b *browser, who, code string) string {
+		t.Helper()
+		resp, body := b.get(t, "/app/stato?codice_fiscale="+code)
+		if resp.StatusCode != 404 || !strings.Contains(body, "Nessuna persona con questo codice fiscale è visibile al tuo ente.") {
+			t.Errorf("%s, %s: %d, want the 404 page", who, code, resp.StatusCode)
+		}
+		return body
+	}
+	unknown := fiscalCode(99, time.Date(1980, time.March, 5, 0, 0, 0, 0, time.UTC))
+	outside := strings.ReplaceAll(notVisible(office, "office, a mental-health participant", lucia), lucia, "CODE")
+	nobody := strings.ReplaceAll(notVisible(office, "office, a code nobody has", unknown), unknown, "CODE")
+	if outside != nobody { // but for the code typed, which the form keeps
+		t.Error("a person outside the office's remit and a code nobody has give different pages")
+	}
+	f.user(t, caritas, "other@caritas.example", "job_coach")
+	notVisible(f.loggedIn(t, "other@caritas.example"), "a cooperative without a link", anna)
+	if resp, body := office.get(t, "/app/stato?codice_fiscale=ABC"); resp.StatusCode != 400 || !strings.Contains(body, "Il codice fiscale non è valido") {
+		t.Errorf("a broken code: %d, want 400 with the Italian explanation", resp.StatusCode)
+	}
+	if body := office.page(t, "/app/stato"); !strings.Contains(body, `name="codice_fiscale"`) {
+		t.Error("no form to check a code")
+	}
+}
