@@ -946,7 +946,7 @@ func TestStatusCheckByFiscalCode(t *testing.T) {
 	lucia := fiscalCode(1, time.Date(1980, time.March, 2, 0, 0, 0, 0, time.UTC)) // mental health
 
 	body := office.page(t, "/app/stato?codice_fiscale="+strings.ToLower(anna))
-	if !strings.Contains(body, "Iscritta al programma") || !strings.Contains(body, "Fase") {
+	if !strings.Contains(body, "Nel programma") || !strings.Contains(body, "Fase") {
 		t.Errorf("the office's check shows no status:\n%s", body)
 	}
 	for _, leak := range []string{"Verdi", "Anna", "persona2@example.org"} {
