@@ -146,6 +146,8 @@ func routes(app *fiber.App, d Deps) {
 	staff.Post("/ente", ui.ChooseTenant)
 	acting := staff.Group("", ui.RequireTenant)
 	acting.Get("/persone", ui.Persons)
+	acting.Get("/persone/nuova", ui.RegisterForm)
+	acting.Post("/persone/nuova", ui.Register)
 	acting.Get("/persone/:id", ui.Person)
 	acting.Get("/segnalazioni", ui.Referrals)
 	acting.Get("/stato", ui.Status)

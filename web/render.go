@@ -19,9 +19,15 @@ var stylesheet []byte
 // pages are the parsed templates, one set per page, each with the layout.
 type pages map[string]*template.Template
 
-var pageNames = []string{"login", "tenant", "persons", "person", "referrals", "referral", "status", "error"}
+var pageNames = []string{"login", "tenant", "persons", "person", "referrals", "referral", "status", "register", "error"}
+
+// formField is one text field of a form, with its value and problem.
+type formField struct{ Name, Label, Type, Value, Problem string }
 
 var funcs = template.FuncMap{
+	"field": func(name, label, typ string, p registerPage) formField {
+		return formField{Name: name, Label: label, Type: typ, Value: p.Values[name], Problem: p.Problems[name]}
+	},
 	"date": func(t time.Time) string { return t.Format("02/01/2006") },
 	"datetime": func(t time.Time) string {
 		return t.In(rome).Format("02/01/2006 15:04")

@@ -977,3 +977,56 @@ func TestStatusCheckByFiscalCode(t *testing.T) {
 		t.Error("no form to check a code")
 	}
 }
+
+// TestRegisterAPerson: a social worker registers a person through the form:
+// the tenant becomes the owner and lands on the person's page; what the
+// service refuses comes back as the form, the values kept, an Italian
+// sentence beside each field to correct; a person already in the network
+// names the tenant to ask; nothing is registered twice.
+func TestRegisterAPerson(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "development")
+	f.user(t, bagno, "owner@bagno.example", "social_worker")
+	b := f.loggedIn(t, "owner@bagno.example")
+	birth := time.Date(1980, time.March, 7, 0, 0, 0, 0, time.UTC)
+	form := func(code, family string) url.Values {
+		return url.Values{"fiscal_code": {code}, "family_name": {family}, "given_name": {"Anna"}, "birth_date": {"1980-03-07"},
+			"sex": {"F"}, "residence_istat": {"048001"}, "target_group": {people.TargetL68}, "phone": {"055 123456"}}
+	}
+	if body := b.page(t, "/app/persone/nuova"); !strings.Contains(body, "Registra una persona") || !strings.Contains(body, `value="048001"`) {
+		t.Fatalf("no registration form:\n%s", body)
+	}
+	// Refused: a wrong check character and no surname.
+	bad := form(fiscalCode(7, birth)[:15]+"Z", "")
+	resp, body := b.submit(t, "/app/persone/nuova", "/app/persone/nuova", bad)
+	if resp.StatusCode != 422 || !strings.Contains(body, "Il codice fiscale non è valido") || !strings.Contains(body, "Scrivi il cognome") ||
+		!strings.Contains(body, `value="055 123456"`) {
+		t.Errorf("refused registration: %d, want 422 with the Italian problems and the values kept:\n%s", resp.StatusCode, body)
+	}
+	// Accepted: the person's page.
+	resp, _ = b.submit(t, "/app/persone/nuova", "/app/persone/nuova", form(fiscalCode(7, birth), "Verdi"))
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != 303 || !strings.HasPrefix(loc, "/app/persone/") {
+		t.Fatalf("registration: %d to %q, want 303 to the person's page", resp.StatusCode, loc)
+	}
+	if body := b.page(t, loc); !strings.Contains(body, "Verdi Anna") {
+		t.Errorf("the new person's page does not show them:\n%s", body)
+	}
+	// Again: already registered, naming the tenant to ask.
+	resp, body = b.submit(t, "/app/persone/nuova", "/app/persone/nuova", form(fiscalCode(7, birth), "Verdi"))
+	if resp.StatusCode != 409 || !strings.Contains(body, "già registrata") || !strings.Contains(body, bagno) {
+		t.Errorf("a second registration: %d, want 409 naming %s:\n%s", resp.StatusCode, bagno, body)
+	}
+	var n int
+	if err := f.db.Get(&n, `SELECT count(*) FROM persons WHERE fiscal_code = $1`, fiscalCode(7, birth)); err != nil || n != 1 {
+		t.Errorf("%d persons with the code (%v), want 1", n, err)
+	}
+	// Without the form's token nothing is registered.
+	resp, _ = b.do(t, "POST", "/app/persone/nuova", form(fiscalCode(8, birth), "Neri"))
+	if resp.StatusCode != 403 {
+		t.Errorf("a registration without the CSRF token: %d, want 403", resp.StatusCode)
+	}
+	if err := f.db.Get(&n, `SELECT count(*) FROM persons WHERE fiscal_code = $1`, fiscalCode(8, birth)); err != nil || n != 0 {
+		t.Errorf("a registration without the token stored %d persons", n)
+	}
+}
