@@ -20,6 +20,7 @@ import (
 	"attivi/server"
 	"attivi/server/servertest"
 	"attivi/services/people"
+	"attivi/storage/postgres"
 	"attivi/tenants"
 	"attivi/web"
 )
@@ -275,7 +276,8 @@ func links(t *testing.T, body, prefix string) []string {
 	t.Helper()
 	var out []string
 	for _, a := range findAll(parse(t, body), func(n *html.Node) bool { return n.Data == "a" }) {
-		if h := attr(a, "href"); strings.HasPrefix(h, prefix) {
+		// Links to records: the prefix and an id (not /app/persone/nuova).
+		if h := attr(a, "href"); strings.HasPrefix(h, prefix) && postgres.IsUUID(strings.TrimPrefix(h, prefix)) {
 			out = append(out, h)
 		}
 	}
