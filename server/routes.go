@@ -149,6 +149,8 @@ func routes(app *fiber.App, d Deps) {
 	acting.Get("/persone/nuova", ui.RegisterForm)
 	acting.Post("/persone/nuova", ui.Register)
 	acting.Get("/persone/:id", ui.Person)
+	acting.Get("/persone/:id/consensi/nuovo", ui.ConsentForm)
+	acting.Post("/persone/:id/consensi/nuovo", ui.RecordConsent)
 	acting.Get("/segnalazioni", ui.Referrals)
 	acting.Get("/stato", ui.Status)
 	acting.Get("/segnalazioni/:id", ui.Referral)

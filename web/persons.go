@@ -95,6 +95,9 @@ type personPage struct {
 	Categories []categoryView
 	Links      []string
 	Consents   *consentsView // nil: the consents service refused
+	// Owner: the acting tenant holds the record (presa in carico), so it
+	// records the person's consents.
+	Owner bool
 }
 
 type categoryView struct {
@@ -130,6 +133,7 @@ func (h *Handler) Person(c *fiber.Ctx) error {
 	page := personPage{ID: p.ID}
 	for _, l := range v.Links {
 		page.Links = append(page.Links, name(linkNames, l))
+		page.Owner = page.Owner || l == policies.LinkOwner
 	}
 	if v.Has(policies.CatIdentity) {
 		page.Identity = &p

@@ -59,6 +59,7 @@ type Config struct {
 	Persons   *people.Service
 	Consents  *consents.Service
 	Referrals *referrals.Service
+	Tenants   *tenants.Store // the directory, for the consent form's grantees
 	Logger    *slog.Logger
 	// SecureCookies marks the cookies Secure (sent over HTTPS only): true
 	// everywhere but in development.
@@ -72,6 +73,7 @@ type Handler struct {
 	persons   *people.Service
 	consents  *consents.Service
 	referrals *referrals.Service
+	tenants   *tenants.Store
 	log       *slog.Logger
 	secure    bool
 	classify  Classify
@@ -81,7 +83,7 @@ type Handler struct {
 // New returns the web interface. It panics when a template does not parse,
 // which is a bug of the program, found at start.
 func New(cfg Config) *Handler {
-	return &Handler{id: cfg.Identity, persons: cfg.Persons, consents: cfg.Consents, referrals: cfg.Referrals,
+	return &Handler{id: cfg.Identity, persons: cfg.Persons, consents: cfg.Consents, referrals: cfg.Referrals, tenants: cfg.Tenants,
 		log: cfg.Logger, secure: cfg.SecureCookies, classify: cfg.Classify, pages: mustParsePages()}
 }
 

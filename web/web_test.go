@@ -1032,3 +1032,58 @@ func TestRegisterAPerson(t *testing.T) {
 		t.Errorf("a registration without the token stored %d persons", n)
 	}
 }
+
+// TestRecordAConsent: the tenant that holds a person's record records their
+// consent through the form; the chosen grantee then reads what it grants.
+// A refusal keeps what was ticked and says what to correct; another tenant
+// is refused and nothing is stored.
+func TestRecordAConsent(t *testing.T) {
+	t.Parallel()
+	n := newVisibleNetwork(t)
+	f := n.f
+	owner := f.loggedIn(t, "owner@bagno.example")
+	formPath := "/app/persone/" + n.lucia + "/consensi/nuovo"
+	if body := owner.page(t, "/app/persone/"+n.lucia); !strings.Contains(body, formPath) {
+		t.Errorf("the owner's view of the person has no link to record a consent")
+	}
+	if body := owner.page(t, formPath); !strings.Contains(body, `value="coeso"`) || !strings.Contains(body, `value="kind:third_sector"`) {
+		t.Fatalf("the form does not offer the network's tenants and kinds:\n%s", body)
+	}
+	count := func() int {
+		var c int
+		if err := f.db.Get(&c, `SELECT count(*) FROM consents WHERE person_id = $1`, n.lucia); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	before := count()
+	// Nothing ticked: the form again, the choices kept.
+	resp, body := owner.submit(t, formPath, formPath, url.Values{"basis": {"consent"}, "purpose": {"presa_in_carico"}, "valid_from": {"2026-01-01"}})
+	if resp.StatusCode != 422 || !strings.Contains(body, "Scegli almeno un ente") || !strings.Contains(body, "Scegli almeno una categoria") ||
+		!strings.Contains(body, `<option value="presa_in_carico" selected>`) {
+		t.Errorf("an empty consent: %d, want 422 with the Italian problems:\n%s", resp.StatusCode, body)
+	}
+	// Recorded: coeso (care team) may then read the contact data.
+	coach := f.loggedIn(t, "coach@coeso.example")
+	if body := coach.page(t, "/app/persone/"+n.lucia); strings.Contains(body, "persona1@example.org") {
+		t.Fatal("the care team reads the contact data before any consent")
+	}
+	resp, _ = owner.submit(t, formPath, formPath, url.Values{"basis": {"consent"}, "purpose": {"presa_in_carico"},
+		"grantees": {"coeso"}, "categories": {"contact", "social"}, "valid_from": {"2026-01-01"}})
+	if resp.StatusCode != 303 || resp.Header.Get("Location") != "/app/persone/"+n.lucia {
+		t.Fatalf("recording the consent: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if body := coach.page(t, "/app/persone/"+n.lucia); !strings.Contains(body, "persona1@example.org") {
+		t.Error("after the consent the care team still does not read the contact data")
+	}
+	// Another tenant cannot record the person's consents.
+	other := f.loggedIn(t, "owner@pelago.example")
+	resp, _ = other.submit(t, "/app/persone", formPath, url.Values{"basis": {"consent"}, "purpose": {"presa_in_carico"},
+		"grantees": {"caritas"}, "categories": {"health"}, "valid_from": {"2026-01-01"}})
+	if resp.StatusCode != 404 && resp.StatusCode != 403 {
+		t.Errorf("another tenant records a consent: %d, want refused", resp.StatusCode)
+	}
+	if got := count(); got != before+1 {
+		t.Errorf("%d consents stored, want %d", got, before+1)
+	}
+}
