@@ -1087,3 +1087,53 @@ func TestRecordAConsent(t *testing.T) {
 		t.Errorf("%d consents stored, want %d", got, before+1)
 	}
 }
+
+// TestReferAPerson: the owner refers a person through the form; the
+// recipient finds it in its inbox; the same form sent twice refers once; a
+// second referral to the same tenant while one is open, and a referral
+// without a reason, come back with what to do, in Italian.
+func TestReferAPerson(t *testing.T) {
+	t.Parallel()
+	n := newVisibleNetwork(t)
+	f := n.f
+	owner := f.loggedIn(t, "owner@bagno.example")
+	path := "/app/persone/" + n.anna + "/segnala"
+	if body := owner.page(t, "/app/persone/"+n.anna); !strings.Contains(body, path) {
+		t.Errorf("the owner's view of the person has no link to refer them")
+	}
+	body := owner.page(t, path)
+	if strings.Contains(body, `<option value="`+bagno+`"`) {
+		t.Error("the form offers the owner's own tenant as recipient")
+	}
+	form := url.Values{"csrf": {inputValue(t, body, "csrf")}, "chiave": {inputValue(t, body, "chiave")}, "to_tenant": {caritas},
+		"reason": {"orientamento al lavoro"}, "priority": {"routine"}, "shared_categories": {"identity", "status", "contact"}}
+	// No reason: the form again.
+	noReason := url.Values{}
+	for k, v := range form {
+		noReason[k] = v
+	}
+	noReason.Set("reason", "")
+	if resp, body := owner.do(t, "POST", path, noReason); resp.StatusCode != 422 || !strings.Contains(body, "Scrivi il motivo") {
+		t.Errorf("a referral without a reason: %d, want 422 with the Italian problem:\n%s", resp.StatusCode, body)
+	}
+	for i := range 2 { // sent twice, as a double click would
+		if resp, _ := owner.do(t, "POST", path, form); resp.StatusCode != 303 {
+			t.Fatalf("sending the referral (%d): %d", i+1, resp.StatusCode)
+		}
+	}
+	var sent int
+	if err := f.db.Get(&sent, `SELECT count(*) FROM referrals WHERE person_id = $1`, n.anna); err != nil || sent != 1 {
+		t.Errorf("%d referrals (%v), want 1", sent, err)
+	}
+	inbox := f.loggedIn(t, "coach@caritas.example").page(t, "/app/segnalazioni")
+	if !strings.Contains(inbox, "Verdi Anna") {
+		t.Errorf("the recipient's inbox does not show the referral:\n%s", inbox)
+	}
+	// A new form to the same tenant while the referral is open.
+	body = owner.page(t, path)
+	form.Set("csrf", inputValue(t, body, "csrf"))
+	form.Set("chiave", inputValue(t, body, "chiave"))
+	if resp, body := owner.do(t, "POST", path, form); resp.StatusCode != 409 || !strings.Contains(body, "già una segnalazione aperta") {
+		t.Errorf("a second open referral: %d, want 409:\n%s", resp.StatusCode, body)
+	}
+}
