@@ -154,6 +154,7 @@ func routes(app *fiber.App, d Deps) {
 	acting.Get("/persone/:id/segnala", ui.ReferForm)
 	acting.Post("/persone/:id/segnala", ui.Refer)
 	acting.Get("/segnalazioni", ui.Referrals)
+	acting.Post("/segnalazioni/:id/stato", ui.Move)
 	acting.Get("/stato", ui.Status)
 	acting.Get("/segnalazioni/:id", ui.Referral)
 }

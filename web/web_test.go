@@ -1137,3 +1137,41 @@ func TestReferAPerson(t *testing.T) {
 		t.Errorf("a second open referral: %d, want 409:\n%s", resp.StatusCode, body)
 	}
 }
+
+// TestAnswerAReferral: the recipient accepts a referral on its page; a
+// rejection without a reason and a move on a stale page come back with what
+// to do; the history records the move.
+func TestAnswerAReferral(t *testing.T) {
+	t.Parallel()
+	n := newVisibleNetwork(t)
+	f := n.f
+	id := f.must(t, 201, "POST", "/api/v1/referrals", n.owner,
+		`{"person_id":"`+n.anna+`","to_tenant":"`+caritas+`","reason":"orientamento","priority":"routine","shared_categories":["identity","status"]}`)
+	coach := f.loggedIn(t, "coach@caritas.example")
+	page := "/app/segnalazioni/" + id
+	body := coach.page(t, page)
+	if !strings.Contains(body, `value="accepted"`) || !strings.Contains(body, `value="rejected"`) {
+		t.Fatalf("the recipient is not offered to accept or reject:\n%s", body)
+	}
+	move := func(to, reason, version string) (*http.Response, string) {
+		return coach.do(t, "POST", page+"/stato", url.Values{"csrf": {inputValue(t, coach.page(t, page), "csrf")}, "versione": {version},
+			"stato": {to}, "reason_code": {reason}})
+	}
+	if resp, body := move("rejected", "", "1"); resp.StatusCode != 422 || !strings.Contains(body, "Scegli il motivo") {
+		t.Errorf("a rejection without a reason: %d, want 422:\n%s", resp.StatusCode, body)
+	}
+	if resp, _ := move("accepted", "", "1"); resp.StatusCode != 303 {
+		t.Fatalf("accepting: %d", resp.StatusCode)
+	}
+	body = coach.page(t, page)
+	if !strings.Contains(body, `value="in-progress"`) || strings.Contains(body, `value="accepted"`) {
+		t.Errorf("after accepting, the page does not offer the next moves:\n%s", body)
+	}
+	if resp, body := move("in-progress", "", "1"); resp.StatusCode != 409 || !strings.Contains(body, "nel frattempo") {
+		t.Errorf("a move from a stale page: %d, want 409:\n%s", resp.StatusCode, body)
+	}
+	var status string
+	if err := f.db.Get(&status, `SELECT status FROM referrals WHERE id = $1`, id); err != nil || status != "accepted" {
+		t.Errorf("the referral is %q (%v), want accepted", status, err)
+	}
+}
