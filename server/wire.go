@@ -47,6 +47,7 @@ func Handlers(w Wiring) Deps {
 	confs := conferences.NewService(w.DB, w.Engine, w.Now, w.Logger)
 	persons := people.NewService(w.DB, w.Engine, w.Now, w.Logger)
 	cons := consents.NewService(w.DB, w.Engine, w.Now)
+	caseNotes := notes.NewService(w.DB, w.Engine, w.Now, w.Logger, confs, nil)
 	return Deps{
 		Logger:      w.Logger,
 		Ready:       w.Ready,
@@ -58,13 +59,13 @@ func Handlers(w Wiring) Deps {
 		Referrals:   referrals.NewHandler(refs, persons.FindByFiscalCode),
 		Pathways:    pathways.NewHandler(paths),
 		Employers:   employers.NewHandler(employers.NewService(w.DB, w.Engine, paths, w.Now)),
-		Notes:       notes.NewHandler(notes.NewService(w.DB, w.Engine, w.Now, w.Logger, confs, nil)),
+		Notes:       notes.NewHandler(caseNotes),
 		Conferences: conferences.NewHandler(confs),
 		Documents:   consents.NewDocumentHandler(w.Documents),
 		Reports:     reports.NewHandler(reports.NewService(w.DB, w.Engine, w.Now)),
 		Idempotency: idempotency(w.DB),
 		Metrics:     NewMetrics(w.DB.DB),
-		Web: web.New(web.Config{Identity: w.Identity, Persons: persons, Consents: cons, Referrals: refs, Tenants: tenantStore,
+		Web: web.New(web.Config{Identity: w.Identity, Persons: persons, Consents: cons, Referrals: refs, Tenants: tenantStore, Notes: caseNotes,
 			Logger: w.Logger, SecureCookies: w.Env != "development", Classify: classify}),
 	}
 }

@@ -34,6 +34,7 @@ import (
 	"attivi/apperr"
 	"attivi/server/httpx"
 	"attivi/services/consents"
+	"attivi/services/notes"
 	"attivi/services/people"
 	"attivi/services/referrals"
 	"attivi/tenants"
@@ -60,6 +61,7 @@ type Config struct {
 	Consents  *consents.Service
 	Referrals *referrals.Service
 	Tenants   *tenants.Store // the directory, for the consent form's grantees
+	Notes     *notes.Service
 	Logger    *slog.Logger
 	// SecureCookies marks the cookies Secure (sent over HTTPS only): true
 	// everywhere but in development.
@@ -74,6 +76,7 @@ type Handler struct {
 	consents  *consents.Service
 	referrals *referrals.Service
 	tenants   *tenants.Store
+	notesSvc  *notes.Service
 	log       *slog.Logger
 	secure    bool
 	classify  Classify
@@ -83,7 +86,7 @@ type Handler struct {
 // New returns the web interface. It panics when a template does not parse,
 // which is a bug of the program, found at start.
 func New(cfg Config) *Handler {
-	return &Handler{id: cfg.Identity, persons: cfg.Persons, consents: cfg.Consents, referrals: cfg.Referrals, tenants: cfg.Tenants,
+	return &Handler{id: cfg.Identity, persons: cfg.Persons, consents: cfg.Consents, referrals: cfg.Referrals, tenants: cfg.Tenants, notesSvc: cfg.Notes,
 		log: cfg.Logger, secure: cfg.SecureCookies, classify: cfg.Classify, pages: mustParsePages()}
 }
 

@@ -1175,3 +1175,54 @@ func TestAnswerAReferral(t *testing.T) {
 		t.Errorf("the referral is %q (%v), want accepted", status, err)
 	}
 }
+
+// TestCaseNotes: the owner writes notes on the person's page; the care team
+// reads a note of a category only with the person's consent (and its roles'
+// leave), and never a note marked riservata; an empty note comes back with
+// what to correct.
+func TestCaseNotes(t *testing.T) {
+	t.Parallel()
+	n := newVisibleNetwork(t)
+	f := n.f
+	owner := f.loggedIn(t, "owner@bagno.example")
+	path := "/app/persone/" + n.lucia + "/note"
+	if body := owner.page(t, "/app/persone/"+n.lucia); !strings.Contains(body, path) {
+		t.Error("the person's page has no link to the notes")
+	}
+	write := func(category, body string, sensitive bool) (*http.Response, string) {
+		form := url.Values{"category": {category}, "body": {body}}
+		if sensitive {
+			form.Set("riservata", "1")
+		}
+		return owner.submit(t, path, path, form)
+	}
+	// Employment notes: what a cooperative on the care team may read, with
+	// the person's consent.
+	if resp, body := write("employment", "", false); resp.StatusCode != 422 || !strings.Contains(body, "Scrivi la nota") {
+		t.Errorf("an empty note: %d, want 422 with the Italian problem", resp.StatusCode)
+	}
+	for _, w := range []struct {
+		body      string
+		sensitive bool
+	}{{"Colloquio con la famiglia: situazione abitativa stabile.", false}, {"Nota riservata del servizio sociale.", true}} {
+		if resp, _ := write("employment", w.body, w.sensitive); resp.StatusCode != 303 {
+			t.Fatalf("writing a note: %d", resp.StatusCode)
+		}
+	}
+	if body := owner.page(t, path); !strings.Contains(body, "situazione abitativa stabile") || !strings.Contains(body, "Nota riservata") {
+		t.Errorf("the owner does not read its own notes:\n%s", body)
+	}
+	coach := f.loggedIn(t, "coach@coeso.example")
+	if body := coach.page(t, path); strings.Contains(body, "situazione abitativa") {
+		t.Error("the care team reads an employment note without the person's consent")
+	}
+	f.must(t, 201, "POST", "/api/v1/persons/"+n.lucia+"/consents", n.owner,
+		`{"basis":"consent","purpose":"inserimento_lavorativo","grantees":["coeso"],"categories":["employment"],"valid_from":"2026-01-01"}`)
+	body := coach.page(t, path)
+	if !strings.Contains(body, "situazione abitativa stabile") || strings.Contains(body, "Nota riservata") {
+		t.Errorf("with the consent the care team should read the shared note and not the riservata one:\n%s", body)
+	}
+	if resp, _ := f.loggedIn(t, "coach@caritas.example").get(t, path); resp.StatusCode != 404 {
+		t.Errorf("a tenant without a link: %d, want 404", resp.StatusCode)
+	}
+}
