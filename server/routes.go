@@ -158,5 +158,7 @@ func routes(app *fiber.App, d Deps) {
 	acting.Get("/segnalazioni", ui.Referrals)
 	acting.Post("/segnalazioni/:id/stato", ui.Move)
 	acting.Get("/stato", ui.Status)
+	acting.Get("/riunioni", ui.Conferences)
+	acting.Get("/riunioni/:id", ui.Conference)
 	acting.Get("/segnalazioni/:id", ui.Referral)
 }

@@ -65,7 +65,7 @@ func Handlers(w Wiring) Deps {
 		Reports:     reports.NewHandler(reports.NewService(w.DB, w.Engine, w.Now)),
 		Idempotency: idempotency(w.DB),
 		Metrics:     NewMetrics(w.DB.DB),
-		Web: web.New(web.Config{Identity: w.Identity, Persons: persons, Consents: cons, Referrals: refs, Tenants: tenantStore, Notes: caseNotes,
+		Web: web.New(web.Config{Identity: w.Identity, Persons: persons, Consents: cons, Referrals: refs, Tenants: tenantStore, Notes: caseNotes, Confs: confs,
 			Logger: w.Logger, SecureCookies: w.Env != "development", Classify: classify}),
 	}
 }

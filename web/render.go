@@ -19,12 +19,13 @@ var stylesheet []byte
 // pages are the parsed templates, one set per page, each with the layout.
 type pages map[string]*template.Template
 
-var pageNames = []string{"login", "tenant", "persons", "person", "referrals", "referral", "status", "register", "consent", "refer", "notes", "error"}
+var pageNames = []string{"login", "tenant", "persons", "person", "referrals", "referral", "status", "register", "consent", "refer", "notes", "conferences", "conference", "error"}
 
 // formField is one text field of a form, with its value and problem.
 type formField struct{ Name, Label, Type, Value, Problem string }
 
 var funcs = template.FuncMap{
+	"add": func(a, b int) int { return a + b },
 	"field": func(name, label, typ string, p registerPage) formField {
 		return formField{Name: name, Label: label, Type: typ, Value: p.Values[name], Problem: p.Problems[name]}
 	},

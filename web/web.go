@@ -33,6 +33,7 @@ import (
 
 	"attivi/apperr"
 	"attivi/server/httpx"
+	"attivi/services/conferences"
 	"attivi/services/consents"
 	"attivi/services/notes"
 	"attivi/services/people"
@@ -62,6 +63,7 @@ type Config struct {
 	Referrals *referrals.Service
 	Tenants   *tenants.Store // the directory, for the consent form's grantees
 	Notes     *notes.Service
+	Confs     *conferences.Service
 	Logger    *slog.Logger
 	// SecureCookies marks the cookies Secure (sent over HTTPS only): true
 	// everywhere but in development.
@@ -77,6 +79,7 @@ type Handler struct {
 	referrals *referrals.Service
 	tenants   *tenants.Store
 	notesSvc  *notes.Service
+	confs     *conferences.Service
 	log       *slog.Logger
 	secure    bool
 	classify  Classify
@@ -86,7 +89,7 @@ type Handler struct {
 // New returns the web interface. It panics when a template does not parse,
 // which is a bug of the program, found at start.
 func New(cfg Config) *Handler {
-	return &Handler{id: cfg.Identity, persons: cfg.Persons, consents: cfg.Consents, referrals: cfg.Referrals, tenants: cfg.Tenants, notesSvc: cfg.Notes,
+	return &Handler{id: cfg.Identity, persons: cfg.Persons, consents: cfg.Consents, referrals: cfg.Referrals, tenants: cfg.Tenants, notesSvc: cfg.Notes, confs: cfg.Confs,
 		log: cfg.Logger, secure: cfg.SecureCookies, classify: cfg.Classify, pages: mustParsePages()}
 }
 

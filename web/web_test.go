@@ -1226,3 +1226,42 @@ func TestCaseNotes(t *testing.T) {
 		t.Errorf("a tenant without a link: %d, want 404", resp.StatusCode)
 	}
 }
+
+// TestConferencePages: an invited tenant finds the conference in its list,
+// with the tenants invited, the persons discussed with it and the minutes;
+// a tenant not invited does not find it, by list or by id.
+func TestConferencePages(t *testing.T) {
+	t.Parallel()
+	n := newVisibleNetwork(t)
+	f := n.f
+	f.must(t, 201, "POST", "/api/v1/persons/"+n.lucia+"/consents", n.owner,
+		`{"basis":"consent","purpose":"case_conference","grantees":["coeso"],"categories":["identity","employment"],"valid_from":"2026-01-01"}`)
+	starts := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Hour)
+	id := f.must(t, 201, "POST", "/api/v1/conferences", n.owner, fmt.Sprintf(
+		`{"title":"Équipe di dicembre","starts_at":%q,"ends_at":%q,"location":"Sala riunioni","invited_tenants":["coeso"],"person_ids":[%q]}`,
+		starts.Format(time.RFC3339), starts.Add(time.Hour).Format(time.RFC3339), n.lucia))
+	req := httptest.NewRequest("PUT", "/api/v1/conferences/"+id+"/minutes", strings.NewReader(`{"text":"Si concorda un tirocinio da gennaio."}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+n.owner)
+	req.Header.Set("If-Match", `"1"`)
+	if resp, body := f.send(t, req); resp.StatusCode != 200 {
+		t.Fatalf("minutes: %d %s", resp.StatusCode, body)
+	}
+	coach := f.loggedIn(t, "coach@coeso.example")
+	if body := coach.page(t, "/app/riunioni"); !strings.Contains(body, "/app/riunioni/"+id) || !strings.Contains(body, "Équipe di dicembre") {
+		t.Errorf("the invited tenant's list lacks the conference:\n%s", body)
+	}
+	body := coach.page(t, "/app/riunioni/"+id)
+	for _, want := range []string{"Équipe di dicembre", "Sala riunioni", "coeso", "/app/persone/" + n.lucia, "Si concorda un tirocinio da gennaio."} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the conference page lacks %q", want)
+		}
+	}
+	other := f.loggedIn(t, "coach@caritas.example")
+	if body := other.page(t, "/app/riunioni"); strings.Contains(body, id) {
+		t.Error("a tenant not invited sees the conference in its list")
+	}
+	if resp, _ := other.get(t, "/app/riunioni/"+id); resp.StatusCode != 404 {
+		t.Errorf("a tenant not invited opens the conference: %d, want 404", resp.StatusCode)
+	}
+}
