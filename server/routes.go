@@ -152,6 +152,7 @@ func routes(app *fiber.App, d Deps) {
 	acting.Get("/persone/:id/consensi/nuovo", ui.ConsentForm)
 	acting.Post("/persone/:id/consensi/nuovo", ui.RecordConsent)
 	acting.Get("/persone/:id/note", ui.Notes)
+	acting.Get("/persone/:id/accessi", ui.AccessLog)
 	acting.Post("/persone/:id/note", ui.WriteNote)
 	acting.Get("/persone/:id/segnala", ui.ReferForm)
 	acting.Post("/persone/:id/segnala", ui.Refer)

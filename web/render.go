@@ -19,7 +19,7 @@ var stylesheet []byte
 // pages are the parsed templates, one set per page, each with the layout.
 type pages map[string]*template.Template
 
-var pageNames = []string{"login", "tenant", "persons", "person", "referrals", "referral", "status", "register", "consent", "refer", "notes", "conferences", "conference", "error"}
+var pageNames = []string{"login", "tenant", "persons", "person", "referrals", "referral", "status", "register", "consent", "refer", "notes", "conferences", "conference", "accesslog", "error"}
 
 // formField is one text field of a form, with its value and problem.
 type formField struct{ Name, Label, Type, Value, Problem string }

@@ -1265,3 +1265,29 @@ func TestConferencePages(t *testing.T) {
 		t.Errorf("a tenant not invited opens the conference: %d, want 404", resp.StatusCode)
 	}
 }
+
+// TestAccessLogPage: the tenant holding the record reads who accessed the
+// person's data, including another tenant's refused attempt; a tenant that
+// may not read the log does not get it.
+func TestAccessLogPage(t *testing.T) {
+	t.Parallel()
+	n := newVisibleNetwork(t)
+	f := n.f
+	f.loggedIn(t, "coach@coeso.example").page(t, "/app/persone/"+n.lucia) // a read by the care team
+	if resp, _ := f.loggedIn(t, "coach@caritas.example").get(t, "/app/persone/"+n.lucia); resp.StatusCode != 404 {
+		t.Fatalf("caritas opens the person: %d", resp.StatusCode) // a refused attempt
+	}
+	owner := f.loggedIn(t, "owner@bagno.example")
+	if body := owner.page(t, "/app/persone/"+n.lucia); !strings.Contains(body, "/app/persone/"+n.lucia+"/accessi") {
+		t.Error("the owner's view of the person has no link to the access log")
+	}
+	body := owner.page(t, "/app/persone/"+n.lucia+"/accessi")
+	for _, want := range []string{"coach@coeso.example", "coach@caritas.example", "rifiutato", "consentito"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the access log page lacks %q", want)
+		}
+	}
+	if resp, _ := f.loggedIn(t, "coach@coeso.example").get(t, "/app/persone/"+n.lucia+"/accessi"); resp.StatusCode == 200 {
+		t.Error("the care team reads the person's access log")
+	}
+}
