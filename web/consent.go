@@ -56,7 +56,8 @@ func (h *Handler) consentPage(c *fiber.Ctx, personID string) (consentPage, error
 		p.Tenants = append(p.Tenants, option{t.Slug, t.Name})
 	}
 	for _, k := range tenants.Kinds {
-		p.Kinds = append(p.Kinds, option{"kind:" + string(k), "ogni ente di tipo «" + name(kindNames, k) + "»"})
+		g := consents.KindPrefix + string(k)
+		p.Kinds = append(p.Kinds, option{g, granteeName(g)})
 	}
 	for _, cat := range policies.PersonCategories {
 		p.Categories = append(p.Categories, option{cat, name(categoryNames, cat)})
