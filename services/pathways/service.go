@@ -53,12 +53,6 @@ func (a access) ownOnly(where, alias string, args []any) (string, []any) {
 	return where + fmt.Sprintf(" AND %s.tenant_id = $%d", alias, len(args)), args
 }
 
-// hides reports whether a record written by tenantSlug is hidden from the
-// actor: it may read only its own records and this is another tenant's.
-func (a access) hides(actor tenants.Actor, tenantSlug string) bool {
-	return a.own != "" && tenantSlug != actor.TenantSlug
-}
-
 // reason is what the access log says of a read: what was read, and, when
 // the tenant may read only its own records, that.
 func (a access) reason(what string) string {
@@ -85,6 +79,25 @@ func (s *Service) guard(ctx context.Context, a tenants.Actor, personID, action, 
 // wrote (access.own).
 func (s *Service) readGuard(ctx context.Context, a tenants.Actor, personID, what string, notFound error) (access, error) {
 	return s.guardWith(ctx, a, personID, policies.ActRead, what, notFound, true)
+}
+
+// recordGuard finds the person a record of table (assessments, plans,
+// placements) belongs to and checks the actor's access to do action; a
+// tenant that may read only the records it wrote (access.own) does not find
+// the others.
+func (s *Service) recordGuard(ctx context.Context, a tenants.Actor, table, id, action, what string, notFound error) (string, access, error) {
+	personID, tenantID, err := recordOf(ctx, s.db, table, id)
+	if err != nil {
+		return "", access{}, err
+	}
+	if personID == "" {
+		return "", access{}, notFound
+	}
+	acc, err := s.guardWith(ctx, a, personID, action, what, notFound, action == policies.ActRead)
+	if err == nil && acc.own != "" && tenantID != acc.own {
+		return personID, acc, notFound
+	}
+	return personID, acc, err
 }
 
 func (s *Service) guardWith(ctx context.Context, a tenants.Actor, personID, action, what string, notFound error, ownOK bool) (access, error) {
@@ -350,23 +363,13 @@ func (s *Service) Assessments(ctx context.Context, a tenants.Actor, personID str
 
 // Assessment returns one assessment.
 func (s *Service) Assessment(ctx context.Context, a tenants.Actor, id string) (Assessment, error) {
-	personID, err := personOf(ctx, s.db, "assessments", id)
-	if err != nil {
-		return Assessment{}, err
-	}
-	if personID == "" {
-		return Assessment{}, errNoAssessment
-	}
-	acc, err := s.readGuard(ctx, a, personID, "assessment", errNoAssessment)
+	personID, acc, err := s.recordGuard(ctx, a, "assessments", id, policies.ActRead, "assessment", errNoAssessment)
 	if err != nil {
 		return Assessment{}, err
 	}
 	as, err := assessmentByID(ctx, s.db, id)
 	if err != nil {
 		return Assessment{}, err
-	}
-	if acc.hides(a, as.Tenant) {
-		return Assessment{}, errNoAssessment
 	}
 	return as, s.logged(ctx, a, personID, policies.LogRead, acc.reason("assessment "+id))
 }
@@ -491,36 +494,19 @@ func (s *Service) Plans(ctx context.Context, a tenants.Actor, personID string) (
 
 // planGuard finds the plan's person and checks the actor's access.
 func (s *Service) planGuard(ctx context.Context, a tenants.Actor, id, action, what string) (string, error) {
-	personID, err := personOf(ctx, s.db, "plans", id)
-	if err != nil {
-		return "", err
-	}
-	if personID == "" {
-		return "", errNoPlan
-	}
-	_, err = s.guard(ctx, a, personID, action, what, errNoPlan)
+	personID, _, err := s.recordGuard(ctx, a, "plans", id, action, what, errNoPlan)
 	return personID, err
 }
 
 // Plan returns one version of a plan.
 func (s *Service) Plan(ctx context.Context, a tenants.Actor, id string) (Plan, error) {
-	personID, err := personOf(ctx, s.db, "plans", id)
-	if err != nil {
-		return Plan{}, err
-	}
-	if personID == "" {
-		return Plan{}, errNoPlan
-	}
-	acc, err := s.readGuard(ctx, a, personID, "action plan", errNoPlan)
+	personID, acc, err := s.recordGuard(ctx, a, "plans", id, policies.ActRead, "action plan", errNoPlan)
 	if err != nil {
 		return Plan{}, err
 	}
 	p, err := planByID(ctx, s.db, id)
 	if err != nil {
 		return Plan{}, err
-	}
-	if acc.hides(a, p.Tenant) {
-		return Plan{}, errNoPlan
 	}
 	return p, s.logged(ctx, a, personID, policies.LogRead, acc.reason(fmt.Sprintf("action plan %s (version %d)", id, p.Version)))
 }
@@ -934,30 +920,7 @@ func (s *Service) Placements(ctx context.Context, a tenants.Actor, personID stri
 }
 
 func (s *Service) placementGuard(ctx context.Context, a tenants.Actor, id, action, what string) (string, access, error) {
-	personID, err := personOf(ctx, s.db, "placements", id)
-	if err != nil {
-		return "", access{}, err
-	}
-	if personID == "" {
-		return "", access{}, errNoPlacement
-	}
-	if action != policies.ActRead {
-		acc, err := s.guard(ctx, a, personID, action, what, errNoPlacement)
-		return personID, acc, err
-	}
-	acc, err := s.readGuard(ctx, a, personID, what, errNoPlacement)
-	if err != nil || acc.own == "" {
-		return personID, acc, err
-	}
-	// Only its own records: a placement another tenant runs does not exist for it.
-	var mine bool
-	if err := s.db.GetContext(ctx, &mine, `SELECT tenant_id = $2 FROM placements WHERE id = $1`, id, a.TenantID); err != nil {
-		return personID, acc, postgres.Translate(err)
-	}
-	if !mine {
-		return personID, acc, errNoPlacement
-	}
-	return personID, acc, nil
+	return s.recordGuard(ctx, a, "placements", id, action, what, errNoPlacement)
 }
 
 // Placement returns one placement.

@@ -206,15 +206,25 @@ SELECT EXISTS (SELECT 1 FROM assessments WHERE person_id = $1 AND tenant_id = $2
 // personOf returns the person a record of table belongs to ("" when there
 // is no such record). table is one of this package's constant names.
 func personOf(ctx context.Context, q sqlx.QueryerContext, table, id string) (string, error) {
+	p, _, err := recordOf(ctx, q, table, id)
+	return p, err
+}
+
+// recordOf returns the person a record of table belongs to and the tenant
+// that wrote it ("" when there is no such record).
+func recordOf(ctx context.Context, q sqlx.QueryerContext, table, id string) (personID, tenantID string, err error) {
 	if !isUUID(id) {
-		return "", nil
+		return "", "", nil
 	}
-	var p string
-	err := sqlx.GetContext(ctx, q, &p, `SELECT person_id FROM `+table+` WHERE id = $1`, id)
+	var r struct {
+		Person string `db:"person_id"`
+		Tenant string `db:"tenant_id"`
+	}
+	err = sqlx.GetContext(ctx, q, &r, `SELECT person_id, tenant_id FROM `+table+` WHERE id = $1`, id)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
+		return "", "", nil
 	}
-	return p, postgres.Translate(err)
+	return r.Person, r.Tenant, postgres.Translate(err)
 }
 
 func insertAssessment(ctx context.Context, tx *sqlx.Tx, personID, tenantID, operatorID, userID string, c checkedAssessment) (string, error) {
