@@ -162,3 +162,22 @@ func (l *LogBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// ActorHeader names, in a request to an ActorApp, the key of the actor
+// that stands in for authentication.
+const ActorHeader = "X-Test-Actor"
+
+// ActorApp is a Fiber app for one service's handlers, as server.New would
+// run them after authentication: the server's error handler, and the actor
+// actors[X-Test-Actor] (none when the header names nobody) in the request's
+// context. The map is read at each request, so actors added later count.
+func ActorApp(actors map[string]tenants.Actor) *fiber.App {
+	app := fiber.New(fiber.Config{Immutable: true, ErrorHandler: server.ErrorHandler(slog.New(slog.NewTextHandler(io.Discard, nil)))})
+	app.Use(func(c *fiber.Ctx) error {
+		if a, ok := actors[c.Get(ActorHeader)]; ok {
+			c.SetUserContext(tenants.WithActor(c.UserContext(), a))
+		}
+		return c.Next()
+	})
+	return app
+}

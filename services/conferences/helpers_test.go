@@ -1,7 +1,7 @@
 package conferences_test
 
 import (
-	"attivi/server"
+	"attivi/server/servertest"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -103,14 +103,8 @@ type errorBody struct {
 }
 
 func newApp(h *conferences.Handler, actors map[string]tenants.Actor) *fiber.App {
-	app := fiber.New(fiber.Config{Immutable: true, ErrorHandler: server.ErrorHandler(slog.New(slog.NewTextHandler(io.Discard, nil)))})
-	app.Get("/api/v1/calendar/:secret.ics", h.Feed) // no login
-	app.Use(func(c *fiber.Ctx) error {
-		if a, ok := actors[c.Get("X-Test-Actor")]; ok {
-			c.SetUserContext(tenants.WithActor(c.UserContext(), a))
-		}
-		return c.Next()
-	})
+	app := servertest.ActorApp(actors)
+	app.Get("/api/v1/calendar/:secret.ics", h.Feed) // no login: the secret is the credential
 	app.Post("/api/v1/conferences", h.Create)
 	app.Get("/api/v1/conferences", h.List)
 	app.Get("/api/v1/conferences/:id", h.Get)

@@ -1,7 +1,7 @@
 package employers_test
 
 import (
-	"attivi/server"
+	"attivi/server/servertest"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -85,13 +85,7 @@ func newEnv(t *testing.T) *env {
 	}
 	e.paths = pathways.NewService(db, engine, time.Now)
 	h := employers.NewHandler(employers.NewService(db, engine, e.paths, time.Now))
-	e.app = fiber.New(fiber.Config{Immutable: true, ErrorHandler: server.ErrorHandler(slog.New(slog.NewTextHandler(io.Discard, nil)))})
-	e.app.Use(func(c *fiber.Ctx) error {
-		if a, ok := e.actors[c.Get("X-Test-Actor")]; ok {
-			c.SetUserContext(tenants.WithActor(c.UserContext(), a))
-		}
-		return c.Next()
-	})
+	e.app = servertest.ActorApp(e.actors)
 	r := e.app.Group("/api/v1")
 	r.Get("/employers", h.List)
 	r.Post("/employers", h.Create)

@@ -1,7 +1,7 @@
 package notes_test
 
 import (
-	"attivi/server"
+	"attivi/server/servertest"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -102,13 +102,7 @@ type errorBody struct {
 // newApp serves the notes handlers; X-Test-Actor names the tenant whose
 // actor a stand-in for the authentication middleware puts in the context.
 func newApp(h *notes.Handler, actors map[string]tenants.Actor) *fiber.App {
-	app := fiber.New(fiber.Config{Immutable: true, ErrorHandler: server.ErrorHandler(slog.New(slog.NewTextHandler(io.Discard, nil)))})
-	app.Use(func(c *fiber.Ctx) error {
-		if a, ok := actors[c.Get("X-Test-Actor")]; ok {
-			c.SetUserContext(tenants.WithActor(c.UserContext(), a))
-		}
-		return c.Next()
-	})
+	app := servertest.ActorApp(actors)
 	app.Get("/api/v1/notes", h.Search)
 	app.Get("/api/v1/persons/:id/notes", h.List)
 	app.Post("/api/v1/persons/:id/notes", h.Create)

@@ -1,7 +1,7 @@
 package pathways_test
 
 import (
-	"attivi/server"
+	"attivi/server/servertest"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -109,13 +109,7 @@ type errorBody struct {
 // newApp serves the handlers as server/routes.go should; X-Test-Actor names
 // the tenant whose actor stands in for the authentication middleware.
 func newApp(h *pathways.Handler, eh *employers.Handler, actors map[string]tenants.Actor) *fiber.App {
-	app := fiber.New(fiber.Config{Immutable: true, ErrorHandler: server.ErrorHandler(slog.New(slog.NewTextHandler(io.Discard, nil)))})
-	app.Use(func(c *fiber.Ctx) error {
-		if a, ok := actors[c.Get("X-Test-Actor")]; ok {
-			c.SetUserContext(tenants.WithActor(c.UserContext(), a))
-		}
-		return c.Next()
-	})
+	app := servertest.ActorApp(actors)
 	routes(app, h, eh)
 	return app
 }

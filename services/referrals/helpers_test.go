@@ -1,7 +1,7 @@
 package referrals_test
 
 import (
-	"attivi/server"
+	"attivi/server/servertest"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -127,13 +127,7 @@ type errorBody struct {
 // newApp serves the referral handlers; X-Test-Actor names the actor that a
 // stand-in for the authentication middleware puts in the context.
 func newApp(h *referrals.Handler, actors map[string]tenants.Actor) *fiber.App {
-	app := fiber.New(fiber.Config{Immutable: true, ErrorHandler: server.ErrorHandler(slog.New(slog.NewTextHandler(io.Discard, nil)))})
-	app.Use(func(c *fiber.Ctx) error {
-		if a, ok := actors[c.Get("X-Test-Actor")]; ok {
-			c.SetUserContext(tenants.WithActor(c.UserContext(), a))
-		}
-		return c.Next()
-	})
+	app := servertest.ActorApp(actors)
 	app.Post("/api/v1/referrals", h.Create)
 	app.Get("/api/v1/referrals", h.List)
 	app.Get("/api/v1/referrals/:id", h.Get)

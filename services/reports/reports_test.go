@@ -19,7 +19,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"attivi/policies"
-	"attivi/server"
+	"attivi/server/servertest"
 	"attivi/services/reports"
 	"attivi/storage/postgres/pgtest"
 	"attivi/tenants"
@@ -104,13 +104,7 @@ func newEnv(t *testing.T) *env {
 
 	now := func() time.Time { return time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC) }
 	h := reports.NewHandler(reports.NewService(db, mustEngine(t, db, log), now))
-	e.app = fiber.New(fiber.Config{Immutable: true, ErrorHandler: server.ErrorHandler(log)})
-	e.app.Use(func(c *fiber.Ctx) error {
-		if a, ok := e.actors[c.Get("X-Test-Actor")]; ok {
-			c.SetUserContext(tenants.WithActor(c.UserContext(), a))
-		}
-		return c.Next()
-	})
+	e.app = servertest.ActorApp(e.actors)
 	e.app.Get("/api/v1/reports/indicators", h.Indicators)
 	return e
 }
