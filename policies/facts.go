@@ -239,19 +239,14 @@ func ReadFacts(ctx context.Context, q sqlx.QueryerContext, a tenants.Actor, pers
 	return readFacts(ctx, nil, q, a, personID, purpose)
 }
 
-// readFacts reads the facts through st, prepared when q is st's pool.
+// readFacts reads the facts through st, prepared when q is st's pool (st
+// may be nil: an ordinary query).
 func readFacts(ctx context.Context, st *postgres.Statements, q sqlx.QueryerContext, a tenants.Actor, personID, purpose string) (PersonFacts, error) {
 	if !postgres.IsUUID(personID) {
 		return PersonFacts{}, nil
 	}
 	var r factsRow
-	get := sqlx.GetContext
-	if st != nil {
-		get = func(ctx context.Context, q sqlx.QueryerContext, dest any, query string, args ...any) error {
-			return st.Get(ctx, q, dest, query, args...)
-		}
-	}
-	if err := get(ctx, q, &r, factsSQL, personID, a.TenantID, string(a.TenantKind), purpose); err != nil {
+	if err := st.Get(ctx, q, &r, factsSQL, personID, a.TenantID, string(a.TenantKind), purpose); err != nil {
 		return PersonFacts{}, postgres.Translate(fmt.Errorf("access facts: %w", err))
 	}
 	return decodeFacts(r.Exists, r.Links, r.Granted, r.GrantedConference)

@@ -47,8 +47,9 @@ func (s *Statements) stmt(ctx context.Context, query string) (*sqlx.Stmt, error)
 // the pool the statement is prepared; on anything else (a transaction) it
 // runs as an ordinary query, because a statement prepared in a transaction
 // would be parsed again for every transaction.
+// A nil *Statements runs every query as an ordinary one.
 func (s *Statements) Get(ctx context.Context, q sqlx.QueryerContext, dest any, query string, args ...any) error {
-	if q != sqlx.QueryerContext(s.db) {
+	if s == nil || q != sqlx.QueryerContext(s.db) {
 		return sqlx.GetContext(ctx, q, dest, query, args...)
 	}
 	st, err := s.stmt(ctx, query)
