@@ -48,21 +48,40 @@ func (h *Handler) consentPage(c *fiber.Ctx, personID string) (consentPage, error
 	for _, pu := range consents.Purposes {
 		p.Purposes = append(p.Purposes, option{pu, name(purposeNames, pu)})
 	}
-	ts, err := h.tenants.List(c.UserContext(), "", 1000)
-	if err != nil {
+	var err error
+	if p.Tenants, err = h.tenantOptions(c, ""); err != nil {
 		return p, err
-	}
-	for _, t := range ts {
-		p.Tenants = append(p.Tenants, option{t.Slug, t.Name})
 	}
 	for _, k := range tenants.Kinds {
 		g := consents.KindPrefix + string(k)
 		p.Kinds = append(p.Kinds, option{g, granteeName(g)})
 	}
-	for _, cat := range policies.PersonCategories {
-		p.Categories = append(p.Categories, option{cat, name(categoryNames, cat)})
-	}
+	p.Categories = categoryOptions()
 	return p, nil
+}
+
+// tenantOptions are the network's tenants as choices, but for except.
+func (h *Handler) tenantOptions(c *fiber.Ctx, except string) ([]option, error) {
+	ts, err := h.tenants.List(c.UserContext(), "", 1000)
+	if err != nil {
+		return nil, err
+	}
+	var out []option
+	for _, t := range ts {
+		if t.Slug != except {
+			out = append(out, option{t.Slug, t.Name})
+		}
+	}
+	return out, nil
+}
+
+// categoryOptions are the categories of personal data as choices.
+func categoryOptions() []option {
+	out := make([]option, len(policies.PersonCategories))
+	for i, cat := range policies.PersonCategories {
+		out[i] = option{cat, name(categoryNames, cat)}
+	}
+	return out
 }
 
 // ConsentForm answers GET /app/persone/{id}/consensi/nuovo. The person must

@@ -91,8 +91,6 @@ func (h *Handler) notes(c *fiber.Ctx, status int, values, problems map[string]st
 		}
 		p.Notes = append(p.Notes, v)
 	}
-	for _, cat := range policies.PersonCategories {
-		p.Categories = append(p.Categories, option{cat, name(categoryNames, cat)})
-	}
+	p.Categories = categoryOptions()
 	return h.render(c, status, "notes", "Note", p)
 }

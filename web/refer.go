@@ -37,21 +37,14 @@ func (h *Handler) referPage(c *fiber.Ctx, personID string) (referPage, error) {
 	v := visitorOf(c)
 	p := referPage{CSRF: v.csrf, Key: randomToken(), PersonID: personID, Values: map[string]string{"priority": "routine"},
 		Chosen: map[string]bool{policies.CatIdentity: true, policies.CatStatus: true}, Problems: map[string]string{}}
-	ts, err := h.tenants.List(c.UserContext(), "", 1000)
-	if err != nil {
+	var err error
+	if p.Tenants, err = h.tenantOptions(c, v.acting.TenantSlug); err != nil {
 		return p, err
-	}
-	for _, t := range ts {
-		if t.Slug != v.acting.TenantSlug {
-			p.Tenants = append(p.Tenants, option{t.Slug, t.Name})
-		}
 	}
 	for _, pr := range referrals.Priorities {
 		p.Priorities = append(p.Priorities, option{pr, name(priorityNames, pr)})
 	}
-	for _, cat := range policies.PersonCategories {
-		p.Categories = append(p.Categories, option{cat, name(categoryNames, cat)})
-	}
+	p.Categories = categoryOptions()
 	return p, nil
 }
 
